@@ -1,0 +1,7 @@
+from .backbones import *  # noqa: F401,F403
+from .classifiers import *  # noqa: F401,F403
+from .data_preprocessors import *  # noqa: F401,F403
+from .heads import *  # noqa: F401,F403
+from .inner_loop import inner_loop, select_params
+
+__all__ = ['inner_loop', 'select_params']

@@ -1,0 +1,3 @@
+from .conv4 import Conv4
+
+__all__ = ['Conv4']

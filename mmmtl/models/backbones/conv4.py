@@ -1,0 +1,60 @@
+"""The four-block convolutional backbone of few-shot learning (Vinyals et
+al. 2016; Snell et al. 2017; Finn et al. 2017)."""
+from typing import Sequence
+
+import torch
+import torch.nn as nn
+from mmengine.model import BaseModule
+
+from mmmtl.registry import MODELS
+
+
+@MODELS.register_module()
+class Conv4(BaseModule):
+    """``num_blocks`` x [conv3x3, BN, ReLU, 2x2 max-pool], flattened output.
+
+    At 28x28 the output has ``channels[-1]`` features (64), at 84x84
+    ``channels[-1] * 5 * 5``.
+
+    Args:
+        in_channels: image channels (1 for Omniglot, 3 for RGB).
+        channels: filters per block (64 each for Omniglot / ProtoNet; 32
+            each for MAML on miniImageNet).
+        track_running_stats: batch-norm policy. True: running statistics in
+            eval mode (transfer learning). False: batch statistics always
+            (the MAML reference's transductive BN; required by vmap).
+        bn_affine: learn BN scale and offset.
+        pool: max-pool after each block (the MAML Omniglot variant uses
+            strided convolutions instead: set False and ``stride=2``).
+        stride: convolution stride.
+    """
+
+    def __init__(self,
+                 in_channels: int = 3,
+                 channels: Sequence[int] = (64, 64, 64, 64),
+                 track_running_stats: bool = True,
+                 bn_affine: bool = True,
+                 pool: bool = True,
+                 stride: int = 1,
+                 init_cfg=None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        layers = []
+        prev = in_channels
+        for i, out in enumerate(channels):
+            block = [
+                nn.Conv2d(prev, out, 3, stride=stride, padding=1),
+                nn.BatchNorm2d(
+                    out,
+                    affine=bn_affine,
+                    track_running_stats=track_running_stats),
+                nn.ReLU(inplace=True)
+            ]
+            if pool:
+                block.append(nn.MaxPool2d(2))
+            layers.append(nn.Sequential(*block))
+            prev = out
+        self.layers = nn.Sequential(*layers)
+        self.out_channels = prev
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layers(x).flatten(1)

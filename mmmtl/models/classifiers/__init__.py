@@ -1,0 +1,4 @@
+from .base import BaseFewShotClassifier
+from .transfer import TransferClassifier
+
+__all__ = ['BaseFewShotClassifier', 'TransferClassifier']

@@ -1,0 +1,97 @@
+"""Transfer-learning baselines: Baseline and Baseline++ (Chen et al., "A
+Closer Look at Few-shot Classification", ICLR 2019), and the "Transfer
+Learning" column of Eshratifar et al."""
+import copy
+from typing import Dict, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch import Tensor
+from torch.func import functional_call
+
+from mmmtl.registry import MODELS
+from ..inner_loop import Params, inner_loop
+from .base import BaseFewShotClassifier
+
+
+@MODELS.register_module()
+class TransferClassifier(BaseFewShotClassifier):
+    """Supervised training on all base classes; meta-test trains a new N-way
+    head on the support features of the frozen backbone.
+
+    Batch norm: running statistics (the backbone is in eval mode at test
+    time); configure the backbone with ``track_running_stats=True``.
+
+    Args:
+        backbone: backbone config.
+        head: the C-way training head (``LinearHead``: Baseline;
+            ``CosineHead``: Baseline++).
+        finetune_cfg: the test-time head: ``head`` (config without
+            ``in_channels`` / ``num_classes``), ``num_steps``, ``lr`` (SGD
+            through :func:`inner_loop`), ``init``: ``'prototypes'`` (start
+            from the class means: the nearest-centroid classifier) or
+            ``'module'`` (the head's own initialisation).
+    """
+
+    def __init__(self,
+                 backbone: dict,
+                 head: dict,
+                 finetune_cfg: dict = dict(
+                     head=dict(type='CosineHead', scale=10.0),
+                     num_steps=100,
+                     lr=0.5,
+                     init='prototypes'),
+                 data_preprocessor=None,
+                 init_cfg=None) -> None:
+        super().__init__(backbone, data_preprocessor, init_cfg)
+        self.head = MODELS.build(head)
+        if finetune_cfg.get('init', 'prototypes') not in ('prototypes',
+                                                          'module'):
+            raise ValueError(
+                f"TransferClassifier: finetune_cfg.init must be 'prototypes'"
+                f" or 'module', got {finetune_cfg['init']!r}")
+        self.finetune_cfg = copy.deepcopy(finetune_cfg)
+
+    def loss(self, inputs: Tensor, data_samples: dict) -> Dict[str, Tensor]:
+        if inputs.dim() == 5:  # episodes used as plain batches
+            inputs = inputs.flatten(0, 1)
+            data_samples = dict(gt_label=data_samples['gt_label'].flatten())
+        logits = self.head(self.extract_feat(inputs))
+        labels = data_samples['gt_label']
+        return dict(
+            loss=F.cross_entropy(logits, labels),
+            accuracy=(logits.argmax(1) == labels).float().mean() * 100)
+
+    def adapt(self, support: Tensor, labels: Tensor,
+              num_ways: int) -> Tuple[nn.Module, Params]:
+        cfg = copy.deepcopy(self.finetune_cfg)
+        with torch.no_grad():
+            feats = self.extract_feat(support)
+        head = MODELS.build(
+            dict(cfg['head'], in_channels=feats.shape[1],
+                 num_classes=num_ways)).to(feats.device)
+        if cfg.get('init', 'prototypes') == 'prototypes':
+            prototypes = torch.stack(
+                [feats[labels == c].mean(0) for c in range(num_ways)])
+            head.init_from_prototypes(prototypes)
+        params = {n: p.detach() for n, p in head.named_parameters()}
+
+        def support_loss(p: Params) -> Tensor:
+            return F.cross_entropy(functional_call(head, p, (feats, )),
+                                   labels)
+
+        fast = inner_loop(
+            support_loss,
+            params,
+            num_steps=cfg['num_steps'],
+            lr=cfg['lr'],
+            first_order=True)
+        return head, {n: p.detach() for n, p in fast.items()}
+
+    def predict(self, task_state: Tuple[nn.Module, Params],
+                query: Tensor) -> Tensor:
+        head, params = task_state
+        with torch.no_grad():
+            return functional_call(head, params,
+                                   (self.extract_feat(query), ))

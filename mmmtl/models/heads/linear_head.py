@@ -1,0 +1,34 @@
+import torch
+import torch.nn as nn
+
+from mmmtl.registry import MODELS
+
+
+@MODELS.register_module()
+class LinearHead(nn.Module):
+    """Fully connected classifier (Chen et al.'s "Baseline").
+
+    ``zero_init`` starts from zero weights (Eshratifar et al.'s heads; also a
+    good start for test-time fine-tuning, where the problem is convex).
+    """
+
+    def __init__(self,
+                 in_channels: int,
+                 num_classes: int,
+                 zero_init: bool = False) -> None:
+        super().__init__()
+        self.fc = nn.Linear(in_channels, num_classes)
+        if zero_init:
+            nn.init.zeros_(self.fc.weight)
+            nn.init.zeros_(self.fc.bias)
+
+    def forward(self, feats: torch.Tensor) -> torch.Tensor:
+        return self.fc(feats)
+
+    @torch.no_grad()
+    def init_from_prototypes(self, prototypes: torch.Tensor) -> None:
+        """Prototypical initialisation (Triantafillou et al.'s
+        Proto-MAML): logits equal the negative squared distances to the
+        class means up to a per-input constant."""
+        self.fc.weight.copy_(2 * prototypes)
+        self.fc.bias.copy_(-prototypes.pow(2).sum(1))
