@@ -1,11 +1,16 @@
 import mmcv.transforms  # noqa: F401  (registers mmcv transforms)
 
 from .base import FewShotDataset
+from .cub import CUB
 from .episodes import (Episode, EpisodicDataset, episode_collate,
                        sample_episode)
+from .mini_imagenet import MiniImageNet
 from .omniglot import Omniglot
+from .tiered_imagenet import TieredImageNet
+from .transforms import BGRToRGB, LoadImageFromBytes
 
 __all__ = [
-    'FewShotDataset', 'Omniglot', 'Episode', 'EpisodicDataset',
-    'episode_collate', 'sample_episode'
+    'FewShotDataset', 'Omniglot', 'MiniImageNet', 'TieredImageNet', 'CUB',
+    'Episode', 'EpisodicDataset', 'episode_collate', 'sample_episode',
+    'LoadImageFromBytes', 'BGRToRGB'
 ]

@@ -1,7 +1,8 @@
 """The one adaptation routine of mmmtl: k gradient steps on a task loss,
 functional (no module surgery, no model copies), used by MAML, Reptile, both
-MTLs and test-time fine-tuning."""
-from typing import Callable, Dict, Iterable, Mapping, Optional, Sequence, Union
+MTLs and test-time fine-tuning; plus its meta-batched form over the tasks of a
+meta-batch (``torch.func.vmap``, or a per-task loop)."""
+from typing import Any, Callable, Dict, Iterable, Mapping, Sequence, Union
 
 import torch
 from torch import Tensor
@@ -88,3 +89,83 @@ def inner_loop(loss_fn: Callable[[Params], Tensor],
             for n in names
         }
     return {**fixed, **fast}
+
+
+def _task(tree: Any, index: int) -> Any:
+    """Task ``index`` of a tensor, or of a dict / tuple of tensors."""
+    if isinstance(tree, Tensor):
+        return tree[index]
+    if isinstance(tree, Mapping):
+        return {k: _task(v, index) for k, v in tree.items()}
+    return type(tree)(_task(v, index) for v in tree)
+
+
+def _stack(trees: Sequence[Any]) -> Any:
+    """Stack per-task outputs (tensors, dicts or tuples of tensors)."""
+    first = trees[0]
+    if isinstance(first, Tensor):
+        return torch.stack(trees)
+    if isinstance(first, Mapping):
+        return {k: _stack([t[k] for t in trees]) for k in first}
+    return type(first)(_stack(list(v)) for v in zip(*trees))
+
+
+def _task_leaf(tree: Any) -> Tensor:
+    """The first tensor of a task argument (to count the tasks)."""
+    if isinstance(tree, Tensor):
+        return tree
+    if isinstance(tree, Mapping):
+        return _task_leaf(next(iter(tree.values())))
+    return _task_leaf(tree[0])
+
+
+def map_tasks(fn: Callable[..., Any],
+              tasks: Sequence[Any],
+              vmap: bool = True) -> Any:
+    """Apply ``fn`` to each task of a meta-batch and stack the outputs.
+
+    ``tasks`` are the per-task arguments of ``fn``, each a tensor (or a dict /
+    tuple of tensors) whose leading dimension is the task (size T); the
+    outputs gain that leading dimension. ``vmap=True`` runs all the tasks at
+    once with ``torch.func.vmap``: ``fn`` must then be pure (no in-place
+    buffer updates, e.g. batch norm with ``track_running_stats=False``).
+    ``vmap=False`` loops over the tasks; both give the same result.
+    """
+    if vmap:
+        return torch.func.vmap(fn)(*tasks)
+    num_tasks = len(_task_leaf(tasks[0]))
+    return _stack([fn(*_task(tuple(tasks), t)) for t in range(num_tasks)])
+
+
+def adapt_tasks(loss_fn: Callable[..., Tensor],
+                params: Mapping[str, Tensor],
+                tasks: Sequence[Any],
+                num_steps: int,
+                lr: LearningRate,
+                adapt=None,
+                first_order: bool = False,
+                vmap: bool = True) -> Params:
+    """:func:`inner_loop` for each task of a meta-batch, from the same shared
+    ``params``.
+
+    Args:
+        loss_fn: ``loss_fn(params, *task)``, the support loss of one task.
+        params: the shared parameters.
+        tasks: per-task arguments of ``loss_fn`` with a leading task dimension
+            (e.g. support images [T, S, C, H, W] and labels [T, S]).
+        num_steps, lr, adapt, first_order: as in :func:`inner_loop`.
+        vmap: batch the tasks with ``torch.func.vmap`` (else loop over them;
+            see :func:`map_tasks`).
+
+    Returns:
+        The adapted parameters only (those selected by ``adapt``), each with
+        a leading task dimension; the others are ``params`` unchanged.
+    """
+    names = select_params(params, adapt)
+
+    def adapt_one(*task) -> Params:
+        fast = inner_loop(lambda p: loss_fn(p, *task), params, num_steps,
+                          lr, adapt, first_order)
+        return {n: fast[n] for n in names}
+
+    return map_tasks(adapt_one, tasks, vmap)

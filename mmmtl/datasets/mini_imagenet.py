@@ -1,0 +1,187 @@
+"""miniImageNet (Vinyals et al. 2016) with the Ravi & Larochelle split,
+from ImageNet class folders (MMFewShot's layout) or pre-cut 84x84 images."""
+import csv
+import os
+import os.path as osp
+import re
+from typing import Dict, List, Tuple
+
+from mmmtl.registry import DATASETS
+from .base import FewShotDataset
+
+_CSV_NAME = re.compile(r'(n\d{8})(\d+)\.jpg')
+_LAYOUTS = ('auto', 'imagenet', 'precut')
+_LAYOUT_HELP = (
+    'Expected data_root to hold train.csv, val.csv and test.csv (Ravi & '
+    'Larochelle, header "filename,label") and images/ in one of two layouts: '
+    '(a) ImageNet class folders images/<wnid>/<wnid>_<num>.JPEG (the CSV '
+    'name n0153282900000005.jpg is the 5th image of images/n01532829 '
+    'sorted by <num>), or (b) pre-cut images named as in the CSVs, '
+    'images/n0153282900000005.jpg. See docs/datasets.md or run '
+    'tools/data/prepare_mini_imagenet.py.')
+
+
+def read_split_csv(path: str) -> List[Tuple[str, str, int, int]]:
+    """Rows ``(file name, wnid, image number k, line number)`` of a Ravi &
+    Larochelle split file, checked for the ``filename,label`` format."""
+    if not osp.isfile(path):
+        raise FileNotFoundError(
+            f'MiniImageNet: split file {path} not found. {_LAYOUT_HELP}')
+    rows = []
+    with open(path, newline='') as f:
+        reader = csv.reader(f)
+        header = next(reader, None)
+        if header is None or [h.strip() for h in header] != [
+                'filename', 'label'
+        ]:
+            raise ValueError(f'MiniImageNet: {path} must start with the '
+                             f'header "filename,label", got {header}')
+        for lineno, row in enumerate(reader, 2):
+            if not row:
+                continue
+            if len(row) != 2:
+                raise ValueError(f'MiniImageNet: {path} line {lineno}: '
+                                 f'expected "filename,label", got {row}')
+            filename, wnid = row[0].strip(), row[1].strip()
+            m = _CSV_NAME.fullmatch(filename)
+            if m is None:
+                raise ValueError(
+                    f'MiniImageNet: {path} line {lineno}: file name '
+                    f'{filename!r} is not <wnid><number>.jpg (e.g. '
+                    'n0153282900000005.jpg)')
+            if m.group(1) != wnid:
+                raise ValueError(
+                    f'MiniImageNet: {path} line {lineno}: file {filename} '
+                    f'does not belong to its label {wnid!r}')
+            rows.append((filename, wnid, int(m.group(2)), lineno))
+    if not rows:
+        raise ValueError(f'MiniImageNet: {path} lists no images')
+    return rows
+
+
+def numbered_class_images(folder: str, wnid: str) -> List[str]:
+    """The ``<wnid>_<num>.JPEG`` files of an ImageNet class folder, sorted
+    by ``<num>`` (the order the CSV image numbers count in)."""
+    pattern = re.compile(re.escape(wnid) + r'_(\d+)\.jpe?g', re.IGNORECASE)
+    numbered = []
+    for name in os.listdir(folder):
+        m = pattern.fullmatch(name)
+        if m:
+            numbered.append((int(m.group(1)), name))
+    return [name for _, name in sorted(numbered)]
+
+
+def resolve_imagenet_rows(images_dir: str,
+                          rows: List[Tuple[str, str, int, int]],
+                          csv_path: str) -> List[str]:
+    """Path of the ImageNet file each CSV row names: image k of the row's
+    class folder, counting from 1 in ``<num>`` order."""
+    listings: Dict[str, List[str]] = {}
+    paths = []
+    for filename, wnid, k, lineno in rows:
+        if wnid not in listings:
+            folder = osp.join(images_dir, wnid)
+            if not osp.isdir(folder):
+                raise FileNotFoundError(
+                    f'MiniImageNet: class folder {folder} (class {wnid} of '
+                    f'{csv_path}) not found. {_LAYOUT_HELP}')
+            listings[wnid] = numbered_class_images(folder, wnid)
+        files = listings[wnid]
+        if not 1 <= k <= len(files):
+            raise FileNotFoundError(
+                f'MiniImageNet: {csv_path} line {lineno} names {filename} '
+                f'(image {k} of class {wnid}), but '
+                f'{osp.join(images_dir, wnid)} holds only {len(files)} '
+                f'{wnid}_<num>.JPEG images')
+        paths.append(osp.join(images_dir, wnid, files[k - 1]))
+    return paths
+
+
+@DATASETS.register_module()
+class MiniImageNet(FewShotDataset):
+    """miniImageNet: 100 ImageNet classes of 600 images, split 64 / 16 / 20
+    (train / val / test) by Ravi & Larochelle's CSV files.
+
+    ``data_list`` holds ``img_path``: decode in the pipeline (e.g. mmcv's
+    ``LoadImageFromFile``). Class names are the wnids in the order they
+    first appear in the CSV.
+
+    Args:
+        data_root: folder with ``{train,val,test}.csv`` and ``images/``.
+        split: ``train``, ``val`` or ``test``.
+        layout: ``imagenet`` (full-size class folders
+            ``images/<wnid>/<wnid>_<num>.JPEG``; CSV name
+            ``<wnid><k>.jpg`` = the k-th image by ``<num>``), ``precut``
+            (``images/<CSV name>``) or ``auto`` (whichever is present).
+    """
+
+    SPLITS = ('train', 'val', 'test')
+
+    def __init__(self,
+                 data_root: str,
+                 split: str = 'train',
+                 layout: str = 'auto',
+                 **kwargs) -> None:
+        if split not in self.SPLITS:
+            raise ValueError(f'MiniImageNet: unknown split {split!r}; '
+                             f'choose from {self.SPLITS}')
+        if layout not in _LAYOUTS:
+            raise ValueError(f'MiniImageNet: unknown layout {layout!r}; '
+                             f'choose from {_LAYOUTS}')
+        self.split = split
+        self.layout = layout
+        super().__init__(data_root=data_root, **kwargs)
+
+    def _detect_layout(self, images_dir: str, entries: set,
+                       rows: List[Tuple[str, str, int, int]],
+                       csv_path: str) -> str:
+        if any(filename in entries for filename, _, _, _ in rows):
+            return 'precut'
+        if any(wnid in entries and osp.isdir(osp.join(images_dir, wnid))
+               for _, wnid, _, _ in rows):
+            return 'imagenet'
+        filename, wnid, _, _ = rows[0]
+        raise FileNotFoundError(
+            f'MiniImageNet: {images_dir} holds neither the images of '
+            f'{csv_path} (e.g. {filename}, pre-cut layout) nor their class '
+            f'folders (e.g. {wnid}/, ImageNet layout). {_LAYOUT_HELP}')
+
+    def load_data_list(self) -> List[dict]:
+        root = self.data_root
+        if not osp.isdir(root):
+            raise FileNotFoundError(
+                f'MiniImageNet: data_root {root} does not exist. '
+                f'{_LAYOUT_HELP}')
+        csv_path = osp.join(root, f'{self.split}.csv')
+        rows = read_split_csv(csv_path)
+        images_dir = osp.join(root, 'images')
+        if not osp.isdir(images_dir):
+            raise FileNotFoundError(
+                f'MiniImageNet: image folder {images_dir} not found. '
+                f'{_LAYOUT_HELP}')
+        entries = set(os.listdir(images_dir))
+        layout = self.layout
+        if layout == 'auto':
+            layout = self._detect_layout(images_dir, entries, rows, csv_path)
+        self.resolved_layout = layout
+
+        if layout == 'imagenet':
+            paths = resolve_imagenet_rows(images_dir, rows, csv_path)
+        else:
+            paths = []
+            for filename, wnid, _, lineno in rows:
+                if filename not in entries:
+                    raise FileNotFoundError(
+                        f'MiniImageNet: image {osp.join(images_dir, filename)}'
+                        f' (class {wnid}, {csv_path} line {lineno}) not '
+                        f'found. {_LAYOUT_HELP}')
+                paths.append(osp.join(images_dir, filename))
+
+        label_of: Dict[str, int] = {}
+        data_list = []
+        for (_, wnid, _, _), path in zip(rows, paths):
+            if wnid not in label_of:
+                label_of[wnid] = len(label_of)
+                self._classes.append(wnid)
+            data_list.append(dict(img_path=path, gt_label=label_of[wnid]))
+        return data_list

@@ -1,0 +1,135 @@
+"""tieredImageNet (Ren et al. 2018): 608 ImageNet classes grouped into 34
+categories, split by category into 351 / 97 / 160 classes."""
+import os.path as osp
+import pickle
+from typing import List
+
+import numpy as np
+
+from mmmtl.registry import DATASETS
+from .base import FewShotDataset
+
+_LABEL_KEYS = ('label_specific', 'label_general', 'label_specific_str',
+               'label_general_str')
+_LAYOUT_HELP = (
+    'Expected data_root to hold, for each split in train / val / test, '
+    '{split}_images_png.pkl (a pickled list of PNG-encoded images) and '
+    '{split}_labels.pkl (a pickled dict with label_specific, label_general, '
+    'label_specific_str, label_general_str), as in the release of Ren et '
+    'al. See docs/datasets.md or run tools/data/prepare_tiered_imagenet.py.')
+
+
+def _load_pickle(path: str):
+    # latin1 reads the Python 2 pickles of the release (numpy arrays and
+    # str) as well as Python 3 ones
+    with open(path, 'rb') as f:
+        return pickle.load(f, encoding='latin1')
+
+
+def _as_text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _as_bytes(value):
+    """PNG data as ``bytes`` (Python 2 ``str`` pickles load as latin1
+    text; numpy arrays are kept, the loader takes them as they are)."""
+    if isinstance(value, str):
+        return value.encode('latin1')
+    if isinstance(value, (bytes, np.ndarray)):
+        return value
+    if isinstance(value, (bytearray, memoryview)):
+        return bytes(value)
+    raise TypeError(f'unexpected image entry of type {type(value).__name__}')
+
+
+@DATASETS.register_module()
+class TieredImageNet(FewShotDataset):
+    """tieredImageNet from the pickles of its release.
+
+    ``data_list`` holds ``img_bytes`` (PNG) decoded lazily by the
+    ``LoadImageFromBytes`` transform, ``gt_label`` (the fine class,
+    ``label_specific``) and ``general_label`` (the category). Class names
+    are ``label_specific_str`` (wnids), in label order.
+
+    Args:
+        data_root: folder with ``{split}_images_png.pkl`` and
+            ``{split}_labels.pkl``.
+        split: ``train`` (351 classes), ``val`` (97) or ``test`` (160).
+    """
+
+    SPLITS = ('train', 'val', 'test')
+
+    def __init__(self, data_root: str, split: str = 'train',
+                 **kwargs) -> None:
+        if split not in self.SPLITS:
+            raise ValueError(f'TieredImageNet: unknown split {split!r}; '
+                             f'choose from {self.SPLITS}')
+        self.split = split
+        super().__init__(data_root=data_root, **kwargs)
+
+    def load_data_list(self) -> List[dict]:
+        root = self.data_root
+        images_path = osp.join(root, f'{self.split}_images_png.pkl')
+        labels_path = osp.join(root, f'{self.split}_labels.pkl')
+        for path in (labels_path, images_path):
+            if not osp.isfile(path):
+                raise FileNotFoundError(
+                    f'TieredImageNet: {path} not found. {_LAYOUT_HELP}')
+
+        labels = _load_pickle(labels_path)
+        if not isinstance(labels, dict):
+            raise ValueError(f'TieredImageNet: {labels_path} holds a '
+                             f'{type(labels).__name__}, not a dict. '
+                             f'{_LAYOUT_HELP}')
+        labels = {_as_text(k): v for k, v in labels.items()}
+        missing = [k for k in _LABEL_KEYS if k not in labels]
+        if missing:
+            raise ValueError(f'TieredImageNet: {labels_path} lacks the keys '
+                             f'{missing} (has {sorted(labels)}). '
+                             f'{_LAYOUT_HELP}')
+        specific = np.asarray(labels['label_specific'], dtype=np.int64)
+        general = np.asarray(labels['label_general'], dtype=np.int64)
+        names = [_as_text(n) for n in labels['label_specific_str']]
+
+        images = _load_pickle(images_path)
+        if not isinstance(images, (list, tuple, np.ndarray)):
+            raise ValueError(f'TieredImageNet: {images_path} holds a '
+                             f'{type(images).__name__}, not a list of PNG '
+                             f'images. {_LAYOUT_HELP}')
+        if not (len(images) == len(specific) == len(general)):
+            raise ValueError(
+                f'TieredImageNet: {images_path} holds {len(images)} images '
+                f'but {labels_path} has {len(specific)} label_specific and '
+                f'{len(general)} label_general entries')
+        if len(specific) and (specific.min() < 0
+                              or specific.max() >= len(names)):
+            raise ValueError(
+                f'TieredImageNet: {labels_path}: label_specific spans '
+                f'[{specific.min()}, {specific.max()}] but '
+                f'label_specific_str names {len(names)} classes')
+
+        self._classes.extend(names)
+        data_list = []
+        for i, (raw, label, category) in enumerate(
+                zip(images, specific, general)):
+            try:
+                raw = _as_bytes(raw)
+            except TypeError as err:
+                raise ValueError(
+                    f'TieredImageNet: {images_path} entry {i}: {err}') \
+                    from None
+            data_list.append(
+                dict(
+                    img_bytes=raw,
+                    gt_label=int(label),
+                    general_label=int(category)))
+        return data_list
+
+    def get_gt_labels(self) -> np.ndarray:
+        """Labels read from ``data_list`` directly: going through
+        ``get_data_info`` would deep-copy every image entry."""
+        if not hasattr(self, '_gt_labels') and not self.serialize_data:
+            self.full_init()
+            self._gt_labels = np.array(
+                [info['gt_label'] for info in self.data_list], dtype=np.int64)
+        return super().get_gt_labels()

@@ -1,0 +1,104 @@
+"""Image transforms the few-shot datasets need beyond mmcv / mmpretrain's:
+decoding images kept in memory as encoded bytes, and the BGR -> RGB flip
+that lets RGB normalisation statistics apply after mmcv's BGR transforms."""
+from typing import Optional, Sequence
+
+import mmcv
+import numpy as np
+from mmcv.transforms import BaseTransform
+
+from mmmtl.registry import TRANSFORMS
+
+
+@TRANSFORMS.register_module()
+class LoadImageFromBytes(BaseTransform):
+    """Decode ``results['img_bytes']`` (an encoded PNG / JPEG) into ``img``.
+
+    The in-memory counterpart of mmcv's ``LoadImageFromFile`` for datasets
+    that ship pickled encoded images (tieredImageNet). The bytes are
+    dropped after decoding so that batches do not carry them.
+
+    Args:
+        color_type: ``'color'`` (3 channels, grey images are expanded),
+            ``'grayscale'`` or ``'unchanged'`` (the flag of
+            :func:`mmcv.imfrombytes`).
+        channel_order: ``'bgr'`` (mmcv's convention, which its photometric
+            transforms assume) or ``'rgb'``.
+        backend: decoding backend, ``'cv2'`` or ``'pillow'``.
+        to_float32: return a float32 image instead of uint8.
+    """
+
+    def __init__(self,
+                 color_type: str = 'color',
+                 channel_order: str = 'bgr',
+                 backend: str = 'cv2',
+                 to_float32: bool = False) -> None:
+        if channel_order not in ('bgr', 'rgb'):
+            raise ValueError('LoadImageFromBytes: channel_order must be '
+                             f"'bgr' or 'rgb', got {channel_order!r}")
+        self.color_type = color_type
+        self.channel_order = channel_order
+        self.backend = backend
+        self.to_float32 = to_float32
+
+    def transform(self, results: dict) -> dict:
+        where = f"dataset index {results.get('sample_idx', '?')}"
+        if 'img_bytes' not in results:
+            raise KeyError(f'LoadImageFromBytes: {where} has no "img_bytes" '
+                           f'field (fields: {sorted(results)})')
+        raw = results.pop('img_bytes')
+        if isinstance(raw, np.ndarray):  # the original release stores arrays
+            raw = raw.tobytes()
+        try:
+            img = mmcv.imfrombytes(
+                raw,
+                flag=self.color_type,
+                channel_order=self.channel_order,
+                backend=self.backend)
+        except Exception as err:  # decoders raise many types on bad data
+            raise ValueError(f'LoadImageFromBytes: cannot decode the image '
+                             f'at {where} ({len(raw)} bytes): {err}') from err
+        if img is None or img.size == 0:
+            raise ValueError(f'LoadImageFromBytes: cannot decode the image '
+                             f'at {where} ({len(raw)} bytes): not a valid '
+                             'PNG / JPEG')
+        if self.to_float32:
+            img = img.astype(np.float32)
+        results['img'] = img
+        results['img_shape'] = img.shape[:2]
+        results['ori_shape'] = img.shape[:2]
+        return results
+
+    def __repr__(self) -> str:
+        return (f'{type(self).__name__}(color_type={self.color_type!r}, '
+                f'channel_order={self.channel_order!r}, '
+                f'backend={self.backend!r}, to_float32={self.to_float32})')
+
+
+@TRANSFORMS.register_module()
+class BGRToRGB(BaseTransform):
+    """Reverse the channel order of 3-channel images (BGR <-> RGB).
+
+    mmcv loads BGR and its colour transforms (e.g. mmpretrain's
+    ``ColorJitter``) assume BGR, so the flip goes after them, just before
+    ``ImageToTensor``: the model then normalises with RGB statistics.
+
+    Args:
+        keys: the image fields to convert.
+    """
+
+    def __init__(self, keys: Sequence[str] = ('img', )) -> None:
+        self.keys = tuple(keys)
+
+    def transform(self, results: dict) -> Optional[dict]:
+        for key in self.keys:
+            img = results[key]
+            if img.ndim == 3 and img.shape[2] == 3:
+                results[key] = np.ascontiguousarray(img[..., ::-1])
+            elif not (img.ndim == 2 or img.shape[2] == 1):
+                raise ValueError(f'BGRToRGB: {key} has shape {img.shape}; '
+                                 'expected HxWx3 (or a grey image)')
+        return results
+
+    def __repr__(self) -> str:
+        return f'{type(self).__name__}(keys={self.keys})'

@@ -1,0 +1,262 @@
+"""The shared base of the gradient-based meta-learners (MAML, Reptile): a
+backbone plus an N-way head whose parameters are adapted to each task by
+:func:`inner_loop`."""
+from contextlib import contextmanager
+from typing import Dict, Iterator, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch import Tensor
+from torch.func import functional_call
+
+from mmmtl.registry import MODELS
+from ..inner_loop import (Params, adapt_tasks, inner_loop, map_tasks,
+                          select_params)
+from .base import BaseFewShotClassifier
+
+BN_POLICIES = ('batch', 'running')
+LEARNED_LRS = ('per_step', 'per_param')
+
+
+def _sub_params(params: Params, prefix: str) -> Params:
+    return {
+        n[len(prefix):]: p
+        for n, p in params.items() if n.startswith(prefix)
+    }
+
+
+class GradientMetaLearner(BaseFewShotClassifier):
+    """Backbone + N-way head, meta-learned through a differentiable or
+    first-order inner loop (Finn et al., "Model-Agnostic Meta-Learning",
+    ICML 2017; Nichol et al., "On First-Order Meta-Learning Algorithms",
+    2018).
+
+    Meta-training batches are T episodes ([T, M, C, H, W], support first);
+    the T inner loops run at once with ``torch.func.vmap`` or one task at a
+    time (same result). Meta-testing adapts a copy-free set of fast weights
+    with ``test_num_inner_steps`` first-order steps on the support set.
+
+    Batch norm (``bn_policy``):
+
+    - ``'batch'`` (MAML reference, default): batch statistics in
+      meta-training and meta-testing (transductive: the query set is
+      normalised with its own statistics). The backbone must not track
+      running statistics (``Conv4(track_running_stats=False)``); every
+      forward is pure, so the tasks can be vmapped.
+    - ``'running'``: the backbone tracks running statistics. Meta-training
+      normalises with batch statistics; the running statistics are updated
+      by the query (or evaluation) forwards at the adapted weights, not by
+      the inner steps (in-place updates cannot run under ``torch.func.grad``)
+      and the tasks are looped (not vmappable). Meta-testing uses the running
+      statistics for support and query (non-transductive).
+
+    Loss scaling: the inner loss is the mean cross-entropy over the support
+    images. The MAML reference sums the per-example losses divided by K,
+    i.e. N times the mean, so its inner lr equals ``inner_lr / N`` here
+    (reference 0.4 at 5-way = 2.0 here).
+
+    Args:
+        backbone: backbone config.
+        head: N-way head config with ``in_channels`` (``num_classes`` is set
+            to ``num_ways``).
+        num_ways: N of the training and test episodes.
+        num_inner_steps: inner SGD steps in meta-training.
+        test_num_inner_steps: inner steps at meta-test (default: as in
+            training).
+        inner_lr: inner SGD learning rate (initial value when learned).
+        adapt: parameters adapted in the inner loop: None (all), a name
+            prefix such as ``'head.'`` or a list of names / prefixes.
+        learn_inner_lr: None (fixed), ``'per_step'`` (one learned rate per
+            parameter tensor and step, as in Antoniou et al.'s MAML++) or
+            ``'per_param'`` (one per parameter element, as in Li et al.'s
+            Meta-SGD).
+        bn_policy: ``'batch'`` or ``'running'`` (see above).
+        vmap: batch the tasks with ``torch.func.vmap`` where the model
+            allows it (``bn_policy='batch'``); else loop over them.
+    """
+
+    def __init__(self,
+                 backbone: dict,
+                 head: dict,
+                 num_ways: int,
+                 num_inner_steps: int = 1,
+                 test_num_inner_steps: Optional[int] = None,
+                 inner_lr: float = 0.5,
+                 adapt: Union[None, str, Sequence[str]] = None,
+                 learn_inner_lr: Optional[str] = None,
+                 bn_policy: str = 'batch',
+                 vmap: bool = True,
+                 data_preprocessor: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(backbone, data_preprocessor, init_cfg)
+        name = type(self).__name__
+        if bn_policy not in BN_POLICIES:
+            raise ValueError(f'{name}: bn_policy must be one of '
+                             f'{BN_POLICIES}, got {bn_policy!r}')
+        if learn_inner_lr not in (None, *LEARNED_LRS):
+            raise ValueError(f'{name}: learn_inner_lr must be None or one '
+                             f'of {LEARNED_LRS}, got {learn_inner_lr!r}')
+        test_num_inner_steps = test_num_inner_steps or num_inner_steps
+        if (learn_inner_lr == 'per_step'
+                and test_num_inner_steps != num_inner_steps):
+            raise ValueError(f'{name}: per-step learned rates need '
+                             'test_num_inner_steps == num_inner_steps')
+        head = dict(head)
+        if head.setdefault('num_classes', num_ways) != num_ways:
+            raise ValueError(f"{name}: head.num_classes ({head['num_classes']}"
+                             f') differs from num_ways ({num_ways})')
+        self.head = MODELS.build(head)
+        self.num_ways = num_ways
+        self.num_inner_steps = num_inner_steps
+        self.test_num_inner_steps = test_num_inner_steps
+        self.inner_lr = inner_lr
+        self.adapt_names = (
+            adapt if adapt is None or isinstance(adapt, str) else
+            list(adapt))
+        self.bn_policy = bn_policy
+        self.vmap = vmap
+        self._check_bn()
+        self.learn_inner_lr = learn_inner_lr
+        if learn_inner_lr is not None:
+            self.inner_lrs = nn.ParameterDict({
+                n.replace('.', '-'): nn.Parameter(
+                    torch.full((num_inner_steps, ) if learn_inner_lr ==
+                               'per_step' else (1, *p.shape), inner_lr))
+                for n, p in self.shared_params().items()
+                if n in self._adapted_names()
+            })
+
+    def _check_bn(self) -> None:
+        tracking = [
+            m.track_running_stats for m in self.modules()
+            if isinstance(m, nn.modules.batchnorm._BatchNorm)
+        ]
+        wanted = self.bn_policy == 'running'
+        if any(t != wanted for t in tracking):
+            raise ValueError(
+                f"{type(self).__name__}: bn_policy={self.bn_policy!r} needs "
+                f'batch-norm layers with track_running_stats={wanted} (e.g. '
+                f'Conv4(track_running_stats={wanted}))')
+
+    # functional model ----------------------------------------------------
+    def shared_params(self) -> Params:
+        """The meta-learned weights (backbone and head), by name."""
+        return {
+            n: p
+            for n, p in self.named_parameters()
+            if n.startswith(('backbone.', 'head.'))
+        }
+
+    def _adapted_names(self) -> Sequence[str]:
+        return select_params(self.shared_params(), self.adapt_names)
+
+    def inner_lrs_by_name(self) -> Union[float, Dict[str, Tensor]]:
+        """The inner learning rate in :func:`inner_loop`'s format."""
+        if self.learn_inner_lr is None:
+            return self.inner_lr
+        return {k.replace('-', '.'): v for k, v in self.inner_lrs.items()}
+
+    def logits(self, params: Params, images: Tensor) -> Tensor:
+        """N-way scores of ``images`` [B, C, H, W] with weights ``params``."""
+        feats = functional_call(self.backbone,
+                                _sub_params(params, 'backbone.'), (images, ))
+        return functional_call(self.head, _sub_params(params, 'head.'),
+                               (feats, ))
+
+    def support_loss(self, params: Params, images: Tensor,
+                     labels: Tensor) -> Tensor:
+        """The inner-loop loss: mean cross-entropy over the support set."""
+        return F.cross_entropy(self.logits(params, images), labels)
+
+    @property
+    def use_vmap(self) -> bool:
+        return self.vmap and self.bn_policy == 'batch'
+
+    @contextmanager
+    def _inner_bn(self) -> Iterator[None]:
+        """Under ``bn_policy='running'`` in training mode, let the inner
+        steps normalise with batch statistics without updating the running
+        ones."""
+        frozen = [
+            m for m in self.modules()
+            if isinstance(m, nn.modules.batchnorm._BatchNorm)
+            and m.training and m.track_running_stats
+        ]
+        for m in frozen:
+            m.track_running_stats = False
+        try:
+            yield
+        finally:
+            for m in frozen:
+                m.track_running_stats = True
+
+    # meta-training -------------------------------------------------------
+    def split_episodes(self, inputs: Tensor, data_samples: dict
+                       ) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+        """(support images, support labels, query images, query labels) of
+        a meta-batch, each with a leading task dimension."""
+        if inputs.dim() != 5 or 'episode_label' not in data_samples:
+            raise ValueError(f'{type(self).__name__} meta-trains on episodic '
+                             'batches (EpisodicDataset + episode_collate)')
+        self._check_ways(data_samples['num_ways'])
+        num_support = data_samples['num_ways'] * data_samples['num_shots']
+        labels = data_samples['episode_label']
+        return (inputs[:, :num_support], labels[:, :num_support],
+                inputs[:, num_support:], labels[:, num_support:])
+
+    def _check_ways(self, num_ways: int) -> None:
+        if num_ways != self.num_ways:
+            raise ValueError(
+                f'{type(self).__name__} has a {self.num_ways}-way head; got '
+                f'{num_ways}-way episodes')
+
+    def adapt_batch(self, support: Tensor, labels: Tensor,
+                    first_order: bool) -> Params:
+        """Fast weights of each task ([T, ...], the adapted ones only) after
+        ``num_inner_steps`` steps from the shared weights."""
+        with self._inner_bn():
+            return adapt_tasks(
+                self.support_loss,
+                self.shared_params(), (support, labels),
+                num_steps=self.num_inner_steps,
+                lr=self.inner_lrs_by_name(),
+                adapt=self.adapt_names,
+                first_order=first_order,
+                vmap=self.use_vmap)
+
+    def evaluate_batch(self, fast: Params, images: Tensor,
+                       labels: Tensor) -> Tuple[Tensor, Tensor]:
+        """Per-task cross-entropy and accuracy (%) of ``images`` [T, B, ...]
+        under the fast weights of :meth:`adapt_batch`."""
+        shared = self.shared_params()
+
+        def evaluate(fast_t: Params, x: Tensor,
+                     y: Tensor) -> Tuple[Tensor, Tensor]:
+            scores = self.logits({**shared, **fast_t}, x)
+            return (F.cross_entropy(scores, y),
+                    (scores.argmax(-1) == y).float().mean() * 100)
+
+        return map_tasks(evaluate, (fast, images, labels), self.use_vmap)
+
+    # meta-testing --------------------------------------------------------
+    def adapt(self, support: Tensor, labels: Tensor,
+              num_ways: int) -> Params:
+        self._check_ways(num_ways)
+        params = {n: p.detach() for n, p in self.shared_params().items()}
+        lr = self.inner_lrs_by_name()
+        if isinstance(lr, dict):
+            lr = {n: v.detach() for n, v in lr.items()}
+        with self._inner_bn():
+            fast = inner_loop(
+                lambda p: self.support_loss(p, support, labels),
+                params,
+                num_steps=self.test_num_inner_steps,
+                lr=lr,
+                adapt=self.adapt_names,
+                first_order=True)
+        return {n: p.detach() for n, p in fast.items()}
+
+    def predict(self, task_state: Params, query: Tensor) -> Tensor:
+        with torch.no_grad():
+            return self.logits(task_state, query)

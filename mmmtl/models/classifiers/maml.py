@@ -1,0 +1,44 @@
+"""MAML (Finn et al., "Model-Agnostic Meta-Learning for Fast Adaptation of
+Deep Networks", ICML 2017) and its first-order approximation."""
+from typing import Dict
+
+from torch import Tensor
+
+from mmmtl.registry import MODELS
+from .gradient_meta_learner import GradientMetaLearner
+
+
+@MODELS.register_module()
+class MAML(GradientMetaLearner):
+    """Meta-objective: mean over the tasks of the query cross-entropy at the
+    fast weights reached by ``num_inner_steps`` SGD steps on the support set.
+
+    Second order by default (the inner steps are differentiated);
+    ``first_order=True`` drops the second-order terms (FOMAML): the
+    meta-gradient is the query-loss gradient at the fast weights. With
+    ``learn_inner_lr`` this is MAML++'s per-step rates or Meta-SGD.
+
+    Batch norm: ``bn_policy='batch'`` (default, as the reference) or
+    ``'running'``; see :class:`GradientMetaLearner`.
+
+    Args:
+        first_order: first-order MAML.
+        **kwargs: :class:`GradientMetaLearner` arguments.
+    """
+
+    def __init__(self, first_order: bool = False, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.first_order = first_order
+
+    def meta_loss(self, inputs: Tensor,
+                  data_samples: dict) -> Dict[str, Tensor]:
+        """The MAML meta-objective of a meta-batch (differentiable w.r.t.
+        the shared weights) and the query accuracy (%)."""
+        support, support_labels, query, query_labels = self.split_episodes(
+            inputs, data_samples)
+        fast = self.adapt_batch(support, support_labels, self.first_order)
+        losses, accuracies = self.evaluate_batch(fast, query, query_labels)
+        return dict(loss=losses.mean(), accuracy=accuracies.mean().detach())
+
+    def loss(self, inputs: Tensor, data_samples: dict) -> Dict[str, Tensor]:
+        return self.meta_loss(inputs, data_samples)

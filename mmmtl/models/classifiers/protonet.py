@@ -1,0 +1,80 @@
+"""Prototypical Networks (Snell et al., "Prototypical Networks for Few-shot
+Learning", NeurIPS 2017)."""
+from typing import Dict
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from mmmtl.registry import MODELS
+from .base import BaseFewShotClassifier
+
+
+def class_means(feats: Tensor, labels: Tensor, num_ways: int) -> Tensor:
+    """Prototypes [N, D]: the mean support feature of each class."""
+    onehot = F.one_hot(labels, num_ways).to(feats.dtype)
+    return (onehot.t() @ feats) / onehot.sum(0).unsqueeze(1)
+
+
+def neg_sq_distances(feats: Tensor, prototypes: Tensor) -> Tensor:
+    """Scores [Q, N]: minus the squared Euclidean distance to each
+    prototype."""
+    return -(feats.unsqueeze(1) - prototypes.unsqueeze(0)).pow(2).sum(-1)
+
+
+@MODELS.register_module()
+class ProtoNet(BaseFewShotClassifier):
+    """Classify a query by a softmax over minus its squared Euclidean
+    distances to the class means of the embedded support set.
+
+    Meta-training: the mean over the T episodes of a meta-batch of the query
+    cross-entropy; each episode is embedded on its own (batch statistics and
+    results do not depend on how episodes are grouped into meta-batches or
+    split over ranks).
+
+    Batch norm follows the backbone: ``track_running_stats=True`` (Snell et
+    al.: running statistics at meta-test, non-transductive) or ``False``
+    (batch statistics always; the query set is normalised with its own
+    statistics at meta-test, as in MAML).
+    """
+
+    def episode_scores(self, images: Tensor, labels: Tensor, num_ways: int,
+                       num_support: int) -> Tensor:
+        """Query scores [Q, N] of one episode (support images first)."""
+        feats = self.extract_feat(images)
+        prototypes = class_means(feats[:num_support], labels[:num_support],
+                                 num_ways)
+        return neg_sq_distances(feats[num_support:], prototypes)
+
+    def meta_loss(self, inputs: Tensor,
+                  data_samples: dict) -> Dict[str, Tensor]:
+        """Mean query cross-entropy over the episodes of a meta-batch, and
+        the query accuracy (%)."""
+        if inputs.dim() != 5 or 'episode_label' not in data_samples:
+            raise ValueError('ProtoNet meta-trains on episodic batches '
+                             '(EpisodicDataset + episode_collate)')
+        num_ways = data_samples['num_ways']
+        num_support = num_ways * data_samples['num_shots']
+        losses, accuracies = [], []
+        for images, labels in zip(inputs, data_samples['episode_label']):
+            scores = self.episode_scores(images, labels, num_ways,
+                                         num_support)
+            query_labels = labels[num_support:]
+            losses.append(F.cross_entropy(scores, query_labels))
+            accuracies.append(
+                (scores.argmax(-1) == query_labels).float().mean() * 100)
+        return dict(
+            loss=torch.stack(losses).mean(),
+            accuracy=torch.stack(accuracies).mean().detach())
+
+    def loss(self, inputs: Tensor, data_samples: dict) -> Dict[str, Tensor]:
+        return self.meta_loss(inputs, data_samples)
+
+    def adapt(self, support: Tensor, labels: Tensor,
+              num_ways: int) -> Tensor:
+        with torch.no_grad():
+            return class_means(self.extract_feat(support), labels, num_ways)
+
+    def predict(self, task_state: Tensor, query: Tensor) -> Tensor:
+        with torch.no_grad():
+            return neg_sq_distances(self.extract_feat(query), task_state)

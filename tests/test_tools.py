@@ -1,0 +1,130 @@
+"""End-to-end: tools/train.py, tools/test.py and the torchrun scripts on a
+tiny generated Omniglot."""
+import glob
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from conftest import REPO
+
+sys.path.insert(0, osp.join(REPO, 'tools'))
+import test as test_tool  # noqa: E402
+import train as train_tool  # noqa: E402
+
+CONFIG = osp.join(REPO, 'configs', 'transfer',
+                  'baseline-plus_conv4_1xb128_omniglot_5way-1shot.py')
+
+
+def tiny_options(root, iters=4):
+    return [
+        f'train_dataloader.dataset.data_root={root}',
+        f'val_dataloader.dataset.dataset.data_root={root}',
+        f'test_dataloader.dataset.dataset.data_root={root}',
+        'train_dataloader.batch_size=8',
+        'model.backbone.channels=[8,8,8,8]',
+        'model.head.in_channels=8',
+        'model.head.num_classes=20',
+        'model.finetune_cfg.num_steps=3',
+        f'train_cfg.max_iters={iters}',
+        'train_cfg.val_interval=2',
+        'default_hooks.checkpoint.interval=2',
+        'default_hooks.logger.interval=1',
+        'val_dataloader.dataset.num_ways=3',
+        'val_dataloader.dataset.num_queries=2',
+        'val_dataloader.dataset.num_episodes=4',
+        'test_dataloader.dataset.num_queries=2',
+    ]
+
+
+def test_train_then_meta_test(tiny_omniglot, tmp_path):
+    root, _ = tiny_omniglot
+    work = str(tmp_path / 'work')
+    train_tool.main([CONFIG, '--work-dir', work, '--cfg-options',
+                     *tiny_options(root)])
+    best = glob.glob(osp.join(work, 'best_accuracy_mean_iter_*.pth'))
+    assert len(best) == 1 and osp.isfile(osp.join(work, 'iter_4.pth'))
+    rows = test_tool.main([
+        CONFIG, best[0], '--work-dir', work, '--ways', '2', '5', '--shots',
+        '1', '3', '--episodes', '7', '--seed', '3', '--cfg-options',
+        *tiny_options(root)
+    ])
+    assert [(r['num_ways'], r['num_shots']) for r in rows] == [(2, 1), (2, 3),
+                                                             (5, 1), (5, 3)]
+    assert all(r['num_episodes'] == 7 and r['seed'] == 3 for r in rows)
+    assert all(0 <= r['accuracy_mean'] <= 100 for r in rows)
+    results = glob.glob(osp.join(work, '*', 'meta_test_*.json'))
+    assert len(results) == 1
+    saved = json.load(open(results[0]))
+    assert saved['results'] == rows
+    for suffix in ('.csv', '.md'):
+        assert osp.isfile(results[0][:-5] + suffix)
+    # meta-testing is deterministic: same checkpoint, same episodes
+    again = test_tool.main([
+        CONFIG, best[0], '--work-dir', work, '--ways', '2', '--shots', '1',
+        '--episodes', '7', '--seed', '3', '--cfg-options', *tiny_options(root)
+    ])
+    assert again[0]['accuracy_mean'] == rows[0]['accuracy_mean']
+
+
+def test_resume_continues_from_last_checkpoint(tiny_omniglot, tmp_path):
+    root, _ = tiny_omniglot
+    work = str(tmp_path / 'work')
+    train_tool.main([CONFIG, '--work-dir', work, '--cfg-options',
+                     *tiny_options(root, iters=2)])
+    train_tool.main([CONFIG, '--work-dir', work, '--resume', '--cfg-options',
+                     *tiny_options(root, iters=4)])
+    ckpt = torch.load(osp.join(work, 'iter_4.pth'), weights_only=False)
+    assert ckpt['meta']['iter'] == 4
+    logs = sorted(glob.glob(osp.join(work, '*', '*.log')))
+    assert 'resumed checkpoint' in open(logs[-1]).read().lower() or \
+        'Load checkpoint from' in open(logs[-1]).read()
+
+
+def test_unknown_type_in_config_names_it(tiny_omniglot, tmp_path):
+    root, _ = tiny_omniglot
+    with pytest.raises(KeyError, match='Conv9'):
+        train_tool.main([
+            CONFIG, '--work-dir',
+            str(tmp_path), '--cfg-options', *tiny_options(root),
+            'model.backbone.type=Conv9'
+        ])
+
+
+def test_missing_checkpoint_is_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match='nope.pth'):
+        test_tool.main([CONFIG, str(tmp_path / 'nope.pth')])
+
+
+def test_two_cpu_ranks_train_and_test(tiny_omniglot, tmp_path):
+    root, _ = tiny_omniglot
+    work = str(tmp_path / 'dist')
+    env = dict(
+        os.environ, PORT='29533', OMP_NUM_THREADS='1', PYTHON=sys.executable)
+    opts = tiny_options(root)
+    run = subprocess.run(['bash', osp.join(REPO, 'tools', 'dist_train.sh'),
+                          CONFIG, '2', '--work-dir', work, '--cfg-options',
+                          *opts], env=env, cwd=REPO, capture_output=True,
+                         text=True)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    best = glob.glob(osp.join(work, 'best_accuracy_mean_iter_*.pth'))
+    assert len(best) == 1
+    out = subprocess.run([
+        'bash', osp.join(REPO, 'tools', 'dist_test.sh'), CONFIG, best[0], '2',
+        '--work-dir', work, '--episodes', '5', '--cfg-options', *opts
+    ], env=env, cwd=REPO, capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    assert '| 5 | 1 | 5 |' in out.stdout  # 5 episodes split over 2 ranks
+    single = test_tool.main([
+        CONFIG, best[0], '--work-dir', str(tmp_path / 'single'),
+        '--episodes', '5', '--cfg-options', *opts
+    ])
+    # the 2 ranks evaluated exactly the episodes one process evaluates
+    saved = json.load(open(glob.glob(osp.join(work, '*',
+                                              'meta_test_*.json'))[0]))
+    assert saved['results'][0]['accuracy_mean'] == pytest.approx(
+        single[0]['accuracy_mean'])

@@ -1,0 +1,87 @@
+import torch
+import torch.nn.functional as F
+
+from mmmtl.registry import MODELS
+
+
+def build(finetune_cfg, in_channels=1):
+    return MODELS.build(
+        dict(
+            type='TransferClassifier',
+            backbone=dict(
+                type='Conv4', in_channels=in_channels, channels=(8, 8, 8,
+                                                                  8)),
+            head=dict(type='LinearHead', in_channels=8, num_classes=10),
+            finetune_cfg=finetune_cfg))
+
+
+def test_loss_is_cross_entropy_over_base_classes():
+    torch.manual_seed(0)
+    model = build(dict(head=dict(type='LinearHead'), num_steps=1, lr=0.1))
+    x = torch.randn(6, 1, 28, 28)
+    y = torch.tensor([0, 1, 2, 3, 9, 9])
+    out = model(x, dict(gt_label=y), mode='loss')
+    expected = F.cross_entropy(model.head(model.backbone(x)), y)
+    assert torch.allclose(out['loss'], expected)
+
+
+def test_finetune_equals_explicit_sgd_on_frozen_features():
+    torch.manual_seed(0)
+    steps, lr = 5, 0.3
+    model = build(
+        dict(
+            head=dict(type='LinearHead', zero_init=True),
+            num_steps=steps,
+            lr=lr,
+            init='module'))
+    model.eval()
+    support = torch.randn(6, 1, 28, 28)
+    labels = torch.tensor([0, 0, 1, 1, 2, 2])
+    _, params = model.adapt(support, labels, num_ways=3)
+    with torch.no_grad():
+        feats = model.extract_feat(support)
+    w = torch.zeros(3, 8, requires_grad=True)
+    b = torch.zeros(3, requires_grad=True)
+    for _ in range(steps):
+        loss = F.cross_entropy(feats @ w.t() + b, labels)
+        gw, gb = torch.autograd.grad(loss, [w, b])
+        with torch.no_grad():
+            w -= lr * gw
+            b -= lr * gb
+    assert torch.allclose(params['fc.weight'], w, atol=1e-6)
+    assert torch.allclose(params['fc.bias'], b, atol=1e-6)
+    # the backbone is frozen: adapting changes no model parameter
+    assert all(p.grad is None for p in model.parameters())
+
+
+def test_prototype_init_without_steps_is_cosine_nearest_centroid():
+    torch.manual_seed(1)
+    model = build(
+        dict(head=dict(type='CosineHead'), num_steps=0, lr=0.0,
+             init='prototypes'))
+    model.eval()
+    support = torch.randn(10, 1, 28, 28)
+    labels = torch.arange(5).repeat_interleave(2)
+    query = torch.randn(7, 1, 28, 28)
+    scores = model.predict(model.adapt(support, labels, 5), query)
+    with torch.no_grad():
+        fs, fq = model.extract_feat(support), model.extract_feat(query)
+    protos = torch.stack([fs[labels == c].mean(0) for c in range(5)])
+    cos = F.normalize(fq, dim=1) @ F.normalize(protos, dim=1).t()
+    assert torch.equal(scores.argmax(1), cos.argmax(1))
+
+
+def test_meta_test_reports_episode_accuracy():
+    torch.manual_seed(2)
+    model = build(dict(head=dict(type='CosineHead'), num_steps=20, lr=0.5))
+    model.eval()
+    # two episodes, 2-way 1-shot 2-query: queries identical to supports
+    support = torch.randn(2, 2, 1, 28, 28)
+    inputs = torch.cat([support, support], dim=1)
+    labels = torch.tensor([0, 1, 0, 1]).repeat(2, 1)
+    out = model(
+        inputs,
+        dict(episode_label=labels, num_ways=2, num_shots=1, num_queries=1),
+        mode='predict')
+    assert [r['accuracy'] for r in out] == [100.0, 100.0]
+    assert out[0]['num_ways'] == 2
