@@ -53,9 +53,10 @@ class FewShotDataset(BaseDataset):
     def get_gt_labels(self) -> np.ndarray:
         """Global class label of every image, in data_list order."""
         if not hasattr(self, '_gt_labels'):
-            self._gt_labels = np.array(
-                [self.get_data_info(i)['gt_label'] for i in range(len(self))],
-                dtype=np.int64)
+            infos = (self.data_list if not self.serialize_data else
+                     (self.get_data_info(i) for i in range(len(self))))
+            self._gt_labels = np.array([info['gt_label'] for info in infos],
+                                       dtype=np.int64)
         return self._gt_labels
 
     @property

@@ -1,0 +1,6 @@
+# Baseline on miniImageNet with Conv4, meta-validated and meta-tested 5-way
+# 5-shot.
+_base_ = ['./baseline_conv4_1xb128_mini-imagenet_5way-1shot.py']
+
+val_dataloader = dict(dataset=dict(num_shots=5))
+test_dataloader = dict(dataset=dict(num_shots=5))

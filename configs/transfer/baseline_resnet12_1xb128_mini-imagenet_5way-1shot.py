@@ -1,0 +1,9 @@
+# Baseline (Chen et al. 2019) on miniImageNet: a ResNet12 (640 features) with a
+# linear head over the 64 base classes; meta-test fine-tunes a new zero-
+# initialised linear head on the support features.
+_base_ = [
+    '../_base_/datasets/mini_imagenet.py',
+    '../_base_/models/transfer_resnet12.py',
+    '../_base_/schedules/adam_16k.py',
+    '../_base_/default_runtime.py'
+]
