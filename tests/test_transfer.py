@@ -37,7 +37,7 @@ def test_finetune_equals_explicit_sgd_on_frozen_features():
     model.eval()
     support = torch.randn(6, 1, 28, 28)
     labels = torch.tensor([0, 0, 1, 1, 2, 2])
-    _, params = model.adapt(support, labels, num_ways=3)
+    params = model.adapt(support, labels, num_ways=3)
     with torch.no_grad():
         feats = model.extract_feat(support)
     w = torch.zeros(3, 8, requires_grad=True)

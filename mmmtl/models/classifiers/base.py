@@ -54,11 +54,17 @@ class BaseFewShotClassifier(BaseModel, metaclass=ABCMeta):
         """Training losses for one (meta-)batch."""
 
     @abstractmethod
-    def adapt(self, support: Tensor, labels: Tensor, num_ways: int) -> Any:
-        """Learn a task from its support images and episode labels."""
+    def adapt(self, support: Tensor, labels: Tensor,
+              num_ways: int) -> Dict[str, Tensor]:
+        """Learn a task from its support images and episode labels.
+
+        Returns the task state as a flat dict of tensors (fast weights,
+        prototypes, ...), never modules, so that an adapted task can be
+        saved and reloaded with weights-only loading.
+        """
 
     @abstractmethod
-    def predict(self, task_state: Any, query: Tensor) -> Tensor:
+    def predict(self, task_state: Dict[str, Tensor], query: Tensor) -> Tensor:
         """Class scores [Q, num_ways] of query images for an adapted task."""
 
     def meta_test(self, inputs: Tensor, data_samples: dict) -> List[dict]:

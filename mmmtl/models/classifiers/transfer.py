@@ -52,6 +52,7 @@ class TransferClassifier(BaseFewShotClassifier):
                 f"TransferClassifier: finetune_cfg.init must be 'prototypes'"
                 f" or 'module', got {finetune_cfg['init']!r}")
         self.finetune_cfg = copy.deepcopy(finetune_cfg)
+        self._finetune_heads: Dict[Tuple[int, int], nn.Module] = {}
 
     def loss(self, inputs: Tensor, data_samples: dict) -> Dict[str, Tensor]:
         if inputs.dim() == 5:  # episodes used as plain batches
@@ -63,19 +64,30 @@ class TransferClassifier(BaseFewShotClassifier):
             loss=F.cross_entropy(logits, labels),
             accuracy=(logits.argmax(1) == labels).float().mean() * 100)
 
+    def _finetune_head(self, in_channels: int, num_ways: int) -> nn.Module:
+        """The test-time head module for a feature size and N (built once
+        per shape, kept out of the state_dict; only its structure, buffers
+        and initial values are used: adaptation is functional)."""
+        key = (in_channels, num_ways)
+        if key not in self._finetune_heads:
+            self._finetune_heads[key] = MODELS.build(
+                dict(
+                    self.finetune_cfg['head'],
+                    in_channels=in_channels,
+                    num_classes=num_ways))
+        return self._finetune_heads[key].to(self.data_preprocessor.device)
+
     def adapt(self, support: Tensor, labels: Tensor,
-              num_ways: int) -> Tuple[nn.Module, Params]:
-        cfg = copy.deepcopy(self.finetune_cfg)
+              num_ways: int) -> Params:
+        cfg = self.finetune_cfg
         with torch.no_grad():
             feats = self.extract_feat(support)
-        head = MODELS.build(
-            dict(cfg['head'], in_channels=feats.shape[1],
-                 num_classes=num_ways)).to(feats.device)
+        head = self._finetune_head(feats.shape[1], num_ways)
+        params = {n: p.detach() for n, p in head.named_parameters()}
         if cfg.get('init', 'prototypes') == 'prototypes':
             prototypes = torch.stack(
                 [feats[labels == c].mean(0) for c in range(num_ways)])
-            head.init_from_prototypes(prototypes)
-        params = {n: p.detach() for n, p in head.named_parameters()}
+            params = head.prototype_params(prototypes)
 
         def support_loss(p: Params) -> Tensor:
             return F.cross_entropy(functional_call(head, p, (feats, )),
@@ -87,11 +99,11 @@ class TransferClassifier(BaseFewShotClassifier):
             num_steps=cfg['num_steps'],
             lr=cfg['lr'],
             first_order=True)
-        return head, {n: p.detach() for n, p in fast.items()}
+        return {n: p.detach() for n, p in fast.items()}
 
-    def predict(self, task_state: Tuple[nn.Module, Params],
-                query: Tensor) -> Tensor:
-        head, params = task_state
+    def predict(self, task_state: Params, query: Tensor) -> Tensor:
         with torch.no_grad():
-            return functional_call(head, params,
-                                   (self.extract_feat(query), ))
+            feats = self.extract_feat(query)
+            num_ways = next(iter(task_state.values())).shape[0]
+            head = self._finetune_head(feats.shape[1], num_ways)
+            return functional_call(head, task_state, (feats, ))

@@ -34,8 +34,9 @@ class CosineHead(nn.Module):
         return self.scale * F.normalize(feats, dim=-1) @ F.normalize(
             self.weight, dim=-1).t()
 
-    @torch.no_grad()
-    def init_from_prototypes(self, prototypes: torch.Tensor) -> None:
-        """Weight imprinting: start from the class means, i.e. from a
-        cosine nearest-centroid classifier."""
-        self.weight.copy_(F.normalize(prototypes, dim=-1))
+    def prototype_params(self, prototypes: torch.Tensor) -> dict:
+        """Parameters of weight imprinting: start from the class means, i.e.
+        from a cosine nearest-centroid classifier."""
+        params = {n: p.detach() for n, p in self.named_parameters()}
+        params['weight'] = F.normalize(prototypes, dim=-1)
+        return params

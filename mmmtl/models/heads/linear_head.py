@@ -25,10 +25,11 @@ class LinearHead(nn.Module):
     def forward(self, feats: torch.Tensor) -> torch.Tensor:
         return self.fc(feats)
 
-    @torch.no_grad()
-    def init_from_prototypes(self, prototypes: torch.Tensor) -> None:
-        """Prototypical initialisation (Triantafillou et al.'s
-        Proto-MAML): logits equal the negative squared distances to the
+    def prototype_params(self, prototypes: torch.Tensor) -> dict:
+        """Parameters of the prototypical initialisation (Triantafillou et
+        al.'s Proto-MAML): logits equal the negative squared distances to the
         class means up to a per-input constant."""
-        self.fc.weight.copy_(2 * prototypes)
-        self.fc.bias.copy_(-prototypes.pow(2).sum(1))
+        return {
+            'fc.weight': 2 * prototypes,
+            'fc.bias': -prototypes.pow(2).sum(1)
+        }
