@@ -166,10 +166,9 @@ def test_mmpretrain_transforms_build_through_mmmtl():
     for name in ('RandomResizedCrop', 'ColorJitter', 'ResizeEdge',
                  'Collect'):
         assert TRANSFORMS.get(f'mmpretrain.{name}') is not None
-    Compose(
-        Config.fromfile(
-            osp.join(REPO,
-                     'configs/_base_/datasets/mini_imagenet.py')).train_pipeline)
+    cfg = Config.fromfile(
+        osp.join(REPO, 'configs/_base_/datasets/mini_imagenet.py'))
+    Compose(cfg.train_pipeline)
 
 
 def test_episodes(imagenet_root):
@@ -300,7 +299,8 @@ def run_tools(config: str, root: str, work_dir: str) -> dict:
         '--shots', '1', '--queries', '2', '--episodes', '2',
         '--cfg-options', *options
     ])
-    results = glob.glob(osp.join(work_dir, '*', 'meta_test_*.json'))
+    results = glob.glob(
+        osp.join(work_dir, '**', 'meta_test_*.json'), recursive=True)
     assert len(results) == 1
     with open(results[0]) as f:
         return json.load(f)

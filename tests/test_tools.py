@@ -57,7 +57,7 @@ def test_train_then_meta_test(tiny_omniglot, tmp_path):
                                                              (5, 1), (5, 3)]
     assert all(r['num_episodes'] == 7 and r['seed'] == 3 for r in rows)
     assert all(0 <= r['accuracy_mean'] <= 100 for r in rows)
-    results = glob.glob(osp.join(work, '*', 'meta_test_*.json'))
+    results = glob.glob(osp.join(work, 'meta_test_*.json'))
     assert len(results) == 1
     saved = json.load(open(results[0]))
     assert saved['results'] == rows
@@ -124,7 +124,7 @@ def test_two_cpu_ranks_train_and_test(tiny_omniglot, tmp_path):
         '--episodes', '5', '--cfg-options', *opts
     ])
     # the 2 ranks evaluated exactly the episodes one process evaluates
-    saved = json.load(open(glob.glob(osp.join(work, '*',
+    saved = json.load(open(glob.glob(osp.join(work,
                                               'meta_test_*.json'))[0]))
     assert saved['results'][0]['accuracy_mean'] == pytest.approx(
         single[0]['accuracy_mean'])

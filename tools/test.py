@@ -125,7 +125,7 @@ def main(argv=None):
             config=args.config,
             checkpoint=args.checkpoint,
             seed=episodes['seed'])
-        table, base = write_results(runner.log_dir, rows, meta)
+        table, base = write_results(runner.work_dir, rows, meta)
         print(table)
         print(f'results written to {base}.json / .csv / .md')
     return rows

@@ -25,17 +25,6 @@ _LAYOUT_HELP = (
     'tools/data/prepare_omniglot.py.')
 
 
-def _decode(raw: bytes, where: str, size: int, invert: bool) -> np.ndarray:
-    try:
-        img = Image.open(io.BytesIO(raw))
-        img = img.convert('L').resize((size, size), Image.LANCZOS)
-    except Exception as err:  # PIL raises many types for broken files
-        raise ValueError(f'Omniglot: cannot decode image {where}: {err}') \
-            from err
-    arr = np.asarray(img, dtype=np.uint8)
-    return 255 - arr if invert else arr
-
-
 def _iter_pngs(root: str):
     """Yield (folder, alphabet, character, file name, read()) for every PNG
     of the release found under ``root`` in any supported form."""
@@ -121,6 +110,28 @@ class Omniglot(FewShotDataset):
         self.invert = invert
         super().__init__(data_root=data_root, **kwargs)
 
+    @staticmethod
+    def decode_image(raw: bytes,
+                     where: str,
+                     image_size: int = 28,
+                     invert: bool = True) -> np.ndarray:
+        """Turn an encoded image file into the dataset's ``img``: grey,
+        ``image_size`` square (Lanczos), inverted if ``invert``.
+
+        Shared by the loader and by :mod:`mmmtl.apis`, so that a user's own
+        images are prepared exactly as the training images were. ``where``
+        names the image in errors.
+        """
+        try:
+            img = Image.open(io.BytesIO(raw))
+            img = img.convert('L').resize((image_size, image_size),
+                                          Image.LANCZOS)
+        except Exception as err:  # PIL raises many types for broken files
+            raise ValueError(
+                f'Omniglot: cannot decode image {where}: {err}') from err
+        arr = np.asarray(img, dtype=np.uint8)
+        return 255 - arr if invert else arr
+
     def _class_list(self) -> Tuple[List[Tuple[str, str, int]], Optional[str]]:
         """(alphabet, character, rotation) of every class, and the split
         file they came from (None for the Lake split)."""
@@ -172,7 +183,8 @@ class Omniglot(FewShotDataset):
                 continue
             if split_file is None and folder != lake_folder:
                 continue
-            img = _decode(read(), where, self.image_size, self.invert)
+            img = self.decode_image(read(), where, self.image_size,
+                                    self.invert)
             drawings.setdefault(key, []).append((fname, img))
         if not seen_folders:
             raise FileNotFoundError(

@@ -1,8 +1,8 @@
 """Prepare data/tiered_imagenet from the release of Ren et al. (2018).
 
     python tools/data/prepare_tiered_imagenet.py --archive tiered-imagenet.tar
-    python tools/data/prepare_tiered_imagenet.py --src path/to/tiered-imagenet \
-        [--mode symlink|copy]
+    python tools/data/prepare_tiered_imagenet.py \
+        --src path/to/tiered-imagenet [--mode symlink|copy]
 
 The release (a tar, possibly gzipped, or its unpacked folder) holds
 ``{train,val,test}_images_png.pkl`` and ``{train,val,test}_labels.pkl``,

@@ -1,0 +1,357 @@
+"""A few-shot classifier for a user's own classes: adapt a trained model on
+a handful of labelled images, predict new images, save and reload the
+adapted task with weights-only loading.
+
+Works for every classifier through the meta-test protocol
+(``model.adapt(support, labels, num_ways) -> dict of tensors``,
+``model.predict(state, query) -> scores``); user images are prepared as the
+config's test images are (the dataset's own decoding, or the loading
+transform of the test pipeline, then the rest of that pipeline).
+"""
+import inspect
+import io
+import json
+import os
+import os.path as osp
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from mmengine.config import Config
+from mmengine.dataset import Compose
+from mmengine.runner import load_checkpoint
+from PIL import Image
+from torch import Tensor
+
+from mmmtl.compat import load_state_dict_safely
+from mmmtl.registry import DATASETS, MODELS, TRANSFORMS
+from mmmtl.utils import register_all_modules
+
+IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png')
+ImageLike = Union[str, os.PathLike, Image.Image, np.ndarray]
+FILE_FORMAT = 'mmmtl-adapted-task-v1'
+_LOADERS = ('LoadImageFromFile', 'LoadImageFromBytes')
+
+
+def read_support_folder(root: str) -> List[Tuple[str, str]]:
+    """``(image path, class name)`` pairs of ``<root>/<class name>/<image>``
+    (.jpg / .jpeg / .png), classes and images sorted by name.
+
+    Raises a ValueError naming the folder when ``root`` holds no class
+    folders or a class folder holds no images.
+    """
+    if not osp.isdir(root):
+        raise FileNotFoundError(f'support folder {root} does not exist')
+    entries = sorted(e for e in os.listdir(root) if not e.startswith('.'))
+    folders = [e for e in entries if osp.isdir(osp.join(root, e))]
+    layout = (f'expected one folder per class, {root}/<class name>/<image>'
+              f'{"|".join(IMAGE_EXTENSIONS)}')
+    if not folders:
+        found = (f' (it holds {len(entries)} files: put them into one '
+                 'folder per class)' if entries else ' (it is empty)')
+        raise ValueError(
+            f'support folder {root} holds no class folders{found}; {layout}')
+    pairs = []
+    for name in folders:
+        class_dir = osp.join(root, name)
+        files = sorted(f for f in os.listdir(class_dir)
+                       if not f.startswith('.')
+                       and osp.isfile(osp.join(class_dir, f)))
+        images = [f for f in files if f.lower().endswith(IMAGE_EXTENSIONS)]
+        if not images:
+            other = f' (only {files[:5]})' if files else ''
+            raise ValueError(
+                f'class folder {class_dir} (class {name!r}) holds no images'
+                f'{other}; every class needs at least one '
+                f'{"/".join(IMAGE_EXTENSIONS)} file')
+        pairs.extend((osp.join(class_dir, f), name) for f in images)
+    return pairs
+
+
+def encode_image(image: ImageLike, where: str) -> bytes:
+    """Encoded bytes of an image: a file's own bytes (decoded later exactly
+    as the dataset decodes its files), PIL images and uint8 arrays (H x W,
+    H x W x 1 / 3 / 4, RGB order) as PNG."""
+    if isinstance(image, (str, os.PathLike)):
+        try:
+            with open(image, 'rb') as f:
+                return f.read()
+        except OSError as err:
+            raise ValueError(f'cannot read image {where}: {err}') from err
+    if isinstance(image, np.ndarray):
+        if image.dtype != np.uint8 or not (
+                image.ndim == 2 or
+            (image.ndim == 3 and image.shape[2] in (1, 3, 4))):
+            raise ValueError(
+                f'image {where}: arrays must be uint8 H x W or H x W x '
+                f'1/3/4 (RGB order), got {image.dtype} {image.shape}')
+        image = Image.fromarray(image.squeeze(2) if image.ndim == 3
+                                and image.shape[2] == 1 else image)
+    if not isinstance(image, Image.Image):
+        raise TypeError(f'image {where}: expected a path, a PIL image or a '
+                        f'numpy array, got {type(image).__name__}')
+    if image.mode not in ('1', 'L', 'LA', 'P', 'RGB', 'RGBA', 'I', 'I;16'):
+        image = image.convert('RGB')
+    buffer = io.BytesIO()
+    image.save(buffer, format='PNG')
+    return buffer.getvalue()
+
+
+def find_test_dataset_cfg(cfg: Config) -> dict:
+    """The image dataset of ``cfg.test_dataloader``, wrappers such as
+    :class:`EpisodicDataset` unwrapped."""
+    dataset = cfg.to_dict()['test_dataloader']['dataset']
+    while 'dataset' in dataset:
+        dataset = dataset['dataset']
+    return dataset
+
+
+class ImagePreparer:
+    """Turns a user's image into the model input ``[C, H, W]`` that the
+    config's test data gives, so that it matches the training images.
+
+    Datasets that decode their files themselves (Omniglot: grey, resized,
+    inverted) expose ``decode_image(raw, where, **options)``; its options
+    are taken from the dataset config by name and the whole test pipeline
+    follows. Otherwise the test pipeline must start with a loading
+    transform (``LoadImageFromFile`` / ``LoadImageFromBytes``), which is
+    applied to the image bytes with the same decoding options.
+
+    Args:
+        dataset_cfg: the test dataset config (``type``, ``pipeline`` and
+            the dataset's arguments).
+    """
+
+    def __init__(self, dataset_cfg: dict) -> None:
+        dataset_type = dataset_cfg['type']
+        dataset_cls = (
+            DATASETS.get(dataset_type)
+            if isinstance(dataset_type, str) else dataset_type)
+        if dataset_cls is None:
+            raise KeyError(f'dataset type {dataset_type!r} is not registered')
+        pipeline = list(dataset_cfg.get('pipeline', []))
+        decode = getattr(dataset_cls, 'decode_image', None)
+        first = pipeline[0].get('type', '') if pipeline else ''
+        if decode is not None:
+            names = list(inspect.signature(decode).parameters)[2:]
+            options = {k: dataset_cfg[k] for k in names if k in dataset_cfg}
+            self._load: Callable[[bytes, str], dict] = (
+                lambda raw, where: dict(img=decode(raw, where, **options)))
+        elif first.split('.')[-1] in _LOADERS:
+            self._loader = TRANSFORMS.build(self._bytes_loader_cfg(
+                pipeline.pop(0)))
+            self._load = self._load_with_transform
+        else:
+            raise ValueError(
+                f'cannot tell how to decode images for {dataset_cls.__name__}'
+                ': the dataset class has no decode_image() and its test '
+                f'pipeline does not start with one of {_LOADERS}')
+        self.pipeline = Compose(pipeline)
+
+    @staticmethod
+    def _bytes_loader_cfg(loader: dict) -> dict:
+        """``LoadImageFromBytes`` decoding as ``loader`` decodes files."""
+        if loader['type'].split('.')[-1] == 'LoadImageFromBytes':
+            return dict(loader)
+        return dict(
+            type='LoadImageFromBytes',
+            color_type=loader.get('color_type', 'color'),
+            backend=loader.get('imdecode_backend', 'cv2'),
+            to_float32=loader.get('to_float32', False))
+
+    def _load_with_transform(self, raw: bytes, where: str) -> dict:
+        try:
+            return self._loader(dict(img_bytes=raw))
+        except ValueError as err:
+            raise ValueError(f'cannot decode image {where}: {err}') from err
+
+    def __call__(self, image: ImageLike, where: str) -> Tensor:
+        item = self._load(encode_image(image, where), where)
+        item['gt_label'] = -1  # pipelines may collect it; unused here
+        return self.pipeline(item)['img']
+
+
+def init_model(config: Union[str, Config],
+               checkpoint: Optional[str] = None,
+               device: str = 'cpu') -> Tuple[torch.nn.Module, Config]:
+    """Build ``config``'s model through the registries, load ``checkpoint``
+    (an mmengine checkpoint you trained, or a state_dict file) strictly and
+    put it in eval mode on ``device``."""
+    register_all_modules()
+    cfg = config if isinstance(config, Config) else Config.fromfile(config)
+    model = MODELS.build(cfg.model)
+    if checkpoint is not None:
+        load_checkpoint(model, checkpoint, map_location='cpu', strict=True)
+    return model.to(device).eval(), cfg
+
+
+def _as_list(images: Union[ImageLike, Sequence[ImageLike]]) -> list:
+    if isinstance(images, (str, os.PathLike, Image.Image, np.ndarray)):
+        return [images]
+    return list(images)
+
+
+def _describe(image: ImageLike, index: int) -> str:
+    """How errors and predictions name an image: its path, else its
+    position."""
+    if isinstance(image, (str, os.PathLike)):
+        return os.fspath(image)
+    return f'<image {index}>'
+
+
+class CustomTask:
+    """A trained few-shot classifier adapted to the user's own classes.
+
+    Build it with :meth:`from_config` (config + checkpoint), call
+    :meth:`adapt` on labelled images, then :meth:`predict`; :meth:`save`
+    writes the model, the task state and the class names as tensors and
+    strings, which :meth:`load` reads back with weights-only loading.
+
+    Args:
+        model: a classifier following the meta-test protocol, in eval mode.
+        model_cfg: its config (kept to rebuild it from a saved task).
+        dataset_cfg: the test dataset config (how images are prepared).
+    """
+
+    def __init__(self, model: torch.nn.Module, model_cfg: dict,
+                 dataset_cfg: dict) -> None:
+        self.model = model
+        self.model_cfg = model_cfg
+        self.dataset_cfg = dataset_cfg
+        self.prepare = ImagePreparer(dataset_cfg)
+        self.classes: List[str] = []
+        self.task_state: Optional[Dict[str, Tensor]] = None
+
+    @classmethod
+    def from_config(cls,
+                    config: Union[str, Config],
+                    checkpoint: str,
+                    device: str = 'cpu') -> 'CustomTask':
+        """A task (not yet adapted) on the model of ``config`` with the
+        weights of ``checkpoint``."""
+        model, cfg = init_model(config, checkpoint, device)
+        return cls(model, cfg.to_dict()['model'], find_test_dataset_cfg(cfg))
+
+    def _inputs(self, images: Sequence[ImageLike]) -> Tensor:
+        """Prepared, stacked and normalised images [B, C, H, W]."""
+        batch = torch.stack([
+            self.prepare(image, _describe(image, i))
+            for i, image in enumerate(images)
+        ])
+        return self.model.data_preprocessor(dict(img=batch),
+                                            False)['inputs']
+
+    def adapt(
+        self, support: Union[str, Sequence[Tuple[ImageLike, object]]]
+    ) -> 'CustomTask':
+        """Learn the classes of ``support``: a folder
+        ``<root>/<class name>/<image>`` (any number of images per class) or
+        ``(image, label)`` pairs (class order: first appearance).
+
+        Returns self, so that ``task.adapt(folder).predict(images)`` reads.
+        """
+        pairs = (
+            read_support_folder(support) if isinstance(
+                support, (str, os.PathLike)) else list(support))
+        if not pairs:
+            raise ValueError('adapt: the support set is empty')
+        classes: List[str] = []
+        labels = []
+        for pair in pairs:
+            if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+                raise ValueError('adapt: support items must be (image, '
+                                 f'label) pairs, got {pair!r}')
+            name = str(pair[1])
+            if name not in classes:
+                classes.append(name)
+            labels.append(classes.index(name))
+        if len(classes) < 2:
+            raise ValueError(
+                f'adapt: a classifier needs at least 2 classes, got '
+                f'{classes}')
+        inputs = self._inputs([image for image, _ in pairs])
+        labels = torch.tensor(labels, device=inputs.device)
+        state = self.model.adapt(inputs, labels, len(classes))
+        if not isinstance(state, dict) or not all(
+                isinstance(v, Tensor) for v in state.values()):
+            raise TypeError(
+                f'{type(self.model).__name__}.adapt must return the task '
+                'state as a flat dict of tensors (the meta-test protocol), '
+                f'got {type(state).__name__}')
+        self.classes = classes
+        self.task_state = state
+        return self
+
+    def probabilities(
+            self, images: Union[ImageLike, Sequence[ImageLike]]) -> Tensor:
+        """Class probabilities [Q, N] (softmax of the classifier's scores;
+        columns in the order of :attr:`classes`)."""
+        if self.task_state is None:
+            raise RuntimeError('CustomTask: call adapt() (or load an '
+                               'adapted task) before predicting')
+        images = _as_list(images)
+        if not images:
+            raise ValueError('predict: no images given')
+        with torch.no_grad():
+            scores = self.model.predict(self.task_state,
+                                        self._inputs(images))
+        return F.softmax(scores.float(), dim=-1).cpu()
+
+    def predict(self,
+                images: Union[ImageLike, Sequence[ImageLike]],
+                topk: int = 1) -> List[dict]:
+        """Top-k classes of each image: ``dict(image=path or '<image i>',
+        classes=[names], probs=[floats])``, most likely first."""
+        images = _as_list(images)
+        probs = self.probabilities(images)
+        values, indices = probs.topk(min(topk, len(self.classes)), dim=-1)
+        return [
+            dict(
+                image=_describe(image, i),
+                classes=[self.classes[c] for c in idx.tolist()],
+                probs=val.tolist())
+            for i, (image, val, idx) in enumerate(zip(images, values,
+                                                      indices))
+        ]
+
+    def save(self, path: str) -> None:
+        """Write the adapted task as tensors, strings and lists only, for
+        weights-only loading: model weights, task state, class names and
+        the model / test dataset configs (JSON)."""
+        if self.task_state is None:
+            raise RuntimeError('CustomTask: nothing to save before adapt()')
+        os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+        torch.save(
+            dict(
+                format=FILE_FORMAT,
+                classes=list(self.classes),
+                model_cfg=json.dumps(self.model_cfg),
+                dataset_cfg=json.dumps(self.dataset_cfg),
+                model_state={
+                    k: v.cpu()
+                    for k, v in self.model.state_dict().items()
+                },
+                task_state={k: v.cpu()
+                            for k, v in self.task_state.items()}), path)
+
+    @classmethod
+    def load(cls, path: str, device: str = 'cpu') -> 'CustomTask':
+        """Rebuild a task saved by :meth:`save` (weights-only loading); it
+        predicts exactly as the saved one did."""
+        saved = load_state_dict_safely(path)
+        if not isinstance(saved, dict) or saved.get('format') != FILE_FORMAT:
+            raise ValueError(f'{path} is not an adapted task saved by '
+                             f'CustomTask.save (format {FILE_FORMAT})')
+        register_all_modules()
+        model_cfg = json.loads(saved['model_cfg'])
+        model = MODELS.build(model_cfg)
+        model.load_state_dict(saved['model_state'], strict=True)
+        task = cls(model.to(device).eval(), model_cfg,
+                   json.loads(saved['dataset_cfg']))
+        task.classes = list(saved['classes'])
+        task.task_state = {
+            k: v.to(device)
+            for k, v in saved['task_state'].items()
+        }
+        return task
