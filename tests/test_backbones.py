@@ -64,13 +64,21 @@ def test_dropblock():
     kept = out[out > 0]
     assert torch.allclose(kept, kept[0].expand_as(kept))  # one rescale
     assert abs(out.mean().item() - 1.0) < 1e-4
-    # a single centre drops a whole 3x3 square
-    one = DropBlock(drop_prob=0.2, block_size=3)
-    torch.manual_seed(1)
-    mask = (one(torch.ones(1, 1, 9, 9)) == 0)[0, 0]
-    rows, cols = mask.nonzero(as_tuple=True)
-    if len(rows) == 9:
-        assert rows.max() - rows.min() == 2 and cols.max() - cols.min() == 2
+    # a single sampled centre drops a whole size x size square (odd and
+    # even sizes), and the output keeps the input's shape
+    for size in (3, 2):
+        block = DropBlock(drop_prob=0.1, block_size=size)
+        single = 0
+        for seed in range(60):
+            torch.manual_seed(seed)
+            out = block(torch.ones(1, 1, 7, 7))
+            assert out.shape == (1, 1, 7, 7)
+            rows, cols = (out[0, 0] == 0).nonzero(as_tuple=True)
+            if len(rows) == size * size:
+                single += 1
+                assert rows.max() - rows.min() == size - 1
+                assert cols.max() - cols.min() == size - 1
+        assert single > 0
     assert DropBlock(0.0)(x).equal(x)
 
 
