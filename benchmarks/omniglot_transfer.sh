@@ -5,7 +5,7 @@
 #   bash benchmarks/omniglot_transfer.sh [CONFIG]
 # RESUME=1 continues an interrupted run from its last checkpoint.
 set -euo pipefail
-CONFIG=${1:-configs/transfer/baseline-plus_conv4_1xb128_omniglot_5way-1shot.py}
+CONFIG=${1:-configs/transfer/baseline_conv4_1xb128_omniglot_5way-1shot.py}
 NAME=$(basename "$CONFIG" .py)
 WORK_DIR=${WORK_DIR:-work_dirs/$NAME}
 start=$(date +%s)

@@ -1,6 +1,5 @@
 import os
 import os.path as osp
-import shutil
 import tarfile
 import zipfile
 

@@ -1,11 +1,7 @@
 # Baseline++ (Chen et al. 2019) on miniImageNet with ResNet12: cosine head with
-# a learned scale over the 64 base classes; meta-test fine-tunes a new cosine
-# head started from the class means (weight imprinting).
+# a learned scale over the 64 base classes; the test-time
+# head is the base model's (a cosine head started from the class means).
 _base_ = ['./baseline_resnet12_1xb128_mini-imagenet_5way-1shot.py']
 
 model = dict(
-    head=dict(type='CosineHead', scale=10.0, learnable_scale=True),
-    finetune_cfg=dict(
-        head=dict(_delete_=True, type='CosineHead', scale=10.0),
-        lr=0.5,
-        init='prototypes'))
+    head=dict(type='CosineHead', scale=10.0, learnable_scale=True))

@@ -4,8 +4,4 @@
 _base_ = ['./baseline_resnet12_1xb128_tiered-imagenet_5way-1shot.py']
 
 model = dict(
-    head=dict(type='CosineHead', scale=10.0, learnable_scale=True),
-    finetune_cfg=dict(
-        head=dict(_delete_=True, type='CosineHead', scale=10.0),
-        lr=0.5,
-        init='prototypes'))
+    head=dict(type='CosineHead', scale=10.0, learnable_scale=True))

@@ -6,11 +6,12 @@ from .episodes import (Episode, EpisodicDataset, episode_collate,
                        sample_episode)
 from .mini_imagenet import MiniImageNet
 from .omniglot import Omniglot
+from .samplers import EpisodeStreamSampler
 from .tiered_imagenet import TieredImageNet
 from .transforms import BGRToRGB, LoadImageFromBytes
 
 __all__ = [
     'FewShotDataset', 'Omniglot', 'MiniImageNet', 'TieredImageNet', 'CUB',
     'Episode', 'EpisodicDataset', 'episode_collate', 'sample_episode',
-    'LoadImageFromBytes', 'BGRToRGB'
+    'LoadImageFromBytes', 'BGRToRGB', 'EpisodeStreamSampler'
 ]

@@ -1,4 +1,8 @@
-# Transfer-learning baseline on a Conv4 backbone (Chen et al. 2019).
+# Transfer-learning baseline on a Conv4 backbone (Chen et al. 2019): a
+# linear head over the base classes for training; at meta-test a new cosine
+# head, started from the support class means and fine-tuned by SGD on the
+# frozen support features (on Omniglot val this beat a zero-initialised
+# linear test head by 7 points at 5-way 1-shot; see docs/transfer_baseline.md).
 model = dict(
     type='TransferClassifier',
     data_preprocessor=dict(
@@ -6,7 +10,7 @@ model = dict(
     backbone=dict(type='Conv4', in_channels=1, track_running_stats=True),
     head=dict(type='LinearHead', in_channels=64, num_classes=4112),
     finetune_cfg=dict(
-        head=dict(type='LinearHead', zero_init=True),
+        head=dict(type='CosineHead', scale=10.0),
         num_steps=100,
         lr=0.5,
-        init='module'))
+        init='prototypes'))

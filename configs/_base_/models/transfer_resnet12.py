@@ -11,7 +11,7 @@ model = dict(
     backbone=dict(type='ResNet12', track_running_stats=True),
     head=dict(type='LinearHead', in_channels=640, num_classes=64),
     finetune_cfg=dict(
-        head=dict(type='LinearHead', zero_init=True),
+        head=dict(type='CosineHead', scale=10.0),
         num_steps=100,
         lr=0.5,
-        init='module'))
+        init='prototypes'))

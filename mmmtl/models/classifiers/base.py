@@ -4,7 +4,6 @@ the meta-test protocol ``adapt(support) -> task state``,
 from abc import ABCMeta, abstractmethod
 from typing import Any, Dict, List, Optional, Union
 
-import torch
 from mmengine.model import BaseModel
 from torch import Tensor
 

@@ -11,6 +11,7 @@ from torch import Tensor
 from torch.func import functional_call
 
 from mmmtl.registry import MODELS
+from ..batch_stats_norm import convert_batch_stats_norm
 from ..inner_loop import (Params, adapt_tasks, inner_loop, map_tasks,
                           select_params)
 from .base import BaseFewShotClassifier
@@ -42,8 +43,9 @@ class GradientMetaLearner(BaseFewShotClassifier):
     - ``'batch'`` (MAML reference, default): batch statistics in
       meta-training and meta-testing (transductive: the query set is
       normalised with its own statistics). The backbone must not track
-      running statistics (``Conv4(track_running_stats=False)``); every
-      forward is pure, so the tasks can be vmapped.
+      running statistics (``Conv4(track_running_stats=False)``); its BN
+      layers become :class:`BatchStatsNorm` (same parameters), every forward
+      is pure and the tasks can be vmapped.
     - ``'running'``: the backbone tracks running statistics. Meta-training
       normalises with batch statistics; the running statistics are updated
       by the query (or evaluation) forwards at the adapted weights, not by
@@ -117,14 +119,17 @@ class GradientMetaLearner(BaseFewShotClassifier):
         self.bn_policy = bn_policy
         self.vmap = vmap
         self._check_bn()
+        if bn_policy == 'batch':
+            convert_batch_stats_norm(self)
         self.learn_inner_lr = learn_inner_lr
         if learn_inner_lr is not None:
+            shared = self.shared_params()
             self.inner_lrs = nn.ParameterDict({
                 n.replace('.', '-'): nn.Parameter(
                     torch.full((num_inner_steps, ) if learn_inner_lr ==
-                               'per_step' else (1, *p.shape), inner_lr))
-                for n, p in self.shared_params().items()
-                if n in self._adapted_names()
+                               'per_step' else (1, *shared[n].shape),
+                               inner_lr))
+                for n in select_params(shared, self.adapt_names)
             })
 
     def _check_bn(self) -> None:
@@ -147,9 +152,6 @@ class GradientMetaLearner(BaseFewShotClassifier):
             for n, p in self.named_parameters()
             if n.startswith(('backbone.', 'head.'))
         }
-
-    def _adapted_names(self) -> Sequence[str]:
-        return select_params(self.shared_params(), self.adapt_names)
 
     def inner_lrs_by_name(self) -> Union[float, Dict[str, Tensor]]:
         """The inner learning rate in :func:`inner_loop`'s format."""

@@ -1,0 +1,58 @@
+"""Batch normalisation with current-batch statistics, written with plain
+tensor ops so that it is differentiable twice under ``torch.func.vmap``."""
+import torch
+import torch.nn as nn
+from torch import Tensor
+
+
+class BatchStatsNorm(nn.modules.batchnorm._BatchNorm):
+    """Normalise with the statistics of the current batch, always (no
+    running statistics), as BN in the MAML reference.
+
+    Same parameters (``weight``, ``bias``) and results as
+    ``nn.BatchNorm2d(..., track_running_stats=False)``, but built from
+    ``var_mean`` and elementwise ops: in torch 2.13 the second derivative of
+    the fused batch-norm kernel is wrong under ``torch.func.vmap``, which
+    would corrupt the vmapped second-order MAML meta-gradient.
+    """
+
+    def __init__(self,
+                 num_features: int,
+                 eps: float = 1e-5,
+                 affine: bool = True) -> None:
+        super().__init__(
+            num_features, eps, affine=affine, track_running_stats=False)
+
+    def _check_input_dim(self, input: Tensor) -> None:
+        if input.dim() < 2:
+            raise ValueError(f'BatchStatsNorm expects [B, C, ...] inputs, '
+                             f'got shape {tuple(input.shape)}')
+
+    def forward(self, x: Tensor) -> Tensor:
+        self._check_input_dim(x)
+        dims = [0, *range(2, x.dim())]
+        var, mean = torch.var_mean(x, dims, correction=0, keepdim=True)
+        out = (x - mean) * torch.rsqrt(var + self.eps)
+        if not self.affine:
+            return out
+        shape = (1, -1) + (1, ) * (x.dim() - 2)
+        return torch.addcmul(self.bias.view(shape), out,
+                             self.weight.view(shape))
+
+
+def convert_batch_stats_norm(module: nn.Module) -> nn.Module:
+    """Replace, in place, every batch-norm layer of ``module`` that keeps no
+    running statistics by a :class:`BatchStatsNorm` holding the same
+    parameters; returns ``module``."""
+    for name, child in module.named_children():
+        if (isinstance(child, nn.modules.batchnorm._BatchNorm)
+                and not isinstance(child, BatchStatsNorm)
+                and not child.track_running_stats):
+            norm = BatchStatsNorm(child.num_features, child.eps, child.affine)
+            if child.affine:
+                norm.weight = child.weight
+                norm.bias = child.bias
+            setattr(module, name, norm)
+        else:
+            convert_batch_stats_norm(child)
+    return module

@@ -1,0 +1,153 @@
+"""inner_loop / adapt_tasks / map_tasks: second- and first-order gradients,
+parameter selection, learned rates, vmap == loop (float64, tiny nets)."""
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.func import functional_call
+
+from mmmtl.models import adapt_tasks, inner_loop, map_tasks
+from mmmtl.models.batch_stats_norm import BatchStatsNorm
+
+
+@pytest.fixture(autouse=True, scope='module')
+def single_thread():
+    """Tiny tensors: one thread avoids OpenMP overhead on shared CPUs."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def tiny_net(norm: bool = False) -> nn.Module:
+    torch.manual_seed(0)
+    layers = [nn.Linear(4, 5)]
+    if norm:
+        layers.append(BatchStatsNorm(5))
+    layers += [nn.Tanh(), nn.Linear(5, 3)]
+    return nn.Sequential(*layers).double()
+
+
+def make_tasks(num_tasks=3, size=6):
+    gen = torch.Generator().manual_seed(1)
+    x = torch.randn(num_tasks, 2 * size, 4, generator=gen,
+                    dtype=torch.float64)
+    y = torch.randint(0, 3, (num_tasks, 2 * size), generator=gen)
+    return x[:, :size], y[:, :size], x[:, size:], y[:, size:]
+
+
+def loss_of(net):
+    def loss(params, x, y):
+        return F.cross_entropy(functional_call(net, params, (x, )), y)
+    return loss
+
+
+def meta_objective(net, params, tasks, steps=2, lr=0.3, first_order=False,
+                   adapt=None, vmap=False):
+    sx, sy, qx, qy = tasks
+    loss = loss_of(net)
+    fast = adapt_tasks(loss, params, (sx, sy), steps, lr, adapt,
+                       first_order, vmap)
+    return map_tasks(lambda f, x, y: loss({**params, **f}, x, y),
+                     (fast, qx, qy), vmap).mean()
+
+
+def directional_fd(fn, params, direction, eps=1e-6):
+    plus = {n: p + eps * direction[n] for n, p in params.items()}
+    minus = {n: p - eps * direction[n] for n, p in params.items()}
+    return (fn(plus) - fn(minus)) / (2 * eps)
+
+
+@pytest.mark.parametrize('norm', [False, True])
+@pytest.mark.parametrize('vmap', [False, True])
+def test_second_order_gradient_matches_finite_difference(norm, vmap):
+    net = tiny_net(norm)
+    params = {n: p.detach().clone().requires_grad_()
+              for n, p in net.named_parameters()}
+    tasks = make_tasks()
+    grads = torch.autograd.grad(
+        meta_objective(net, params, tasks, vmap=vmap), list(params.values()))
+    gen = torch.Generator().manual_seed(2)
+    for _ in range(3):
+        direction = {n: torch.randn(p.shape, generator=gen,
+                                    dtype=p.dtype)
+                     for n, p in params.items()}
+        with torch.no_grad():
+            numeric = directional_fd(
+                lambda p: meta_objective(net, p, tasks, vmap=vmap), params,
+                direction)
+        analytic = sum((g * direction[n]).sum()
+                       for g, n in zip(grads, params))
+        assert torch.allclose(analytic, numeric, rtol=1e-6, atol=1e-8)
+
+
+def test_first_order_gradient_is_query_gradient_at_fast_weights():
+    net = tiny_net()
+    params = {n: p.detach().clone().requires_grad_()
+              for n, p in net.named_parameters()}
+    tasks = make_tasks()
+    grads = torch.autograd.grad(
+        meta_objective(net, params, tasks, first_order=True),
+        list(params.values()))
+    loss = loss_of(net)
+    expected = {n: torch.zeros_like(p) for n, p in params.items()}
+    sx, sy, qx, qy = tasks
+    for t in range(len(sx)):
+        fast = {n: p.detach().clone() for n, p in params.items()}
+        for _ in range(2):  # hand-written SGD on the support loss
+            step = torch.func.grad(loss)(fast, sx[t], sy[t])
+            fast = {n: fast[n] - 0.3 * step[n] for n in fast}
+        query_grad = torch.func.grad(loss)(fast, qx[t], qy[t])
+        for n in expected:
+            expected[n] += query_grad[n] / len(sx)
+    for g, n in zip(grads, params):
+        assert torch.allclose(g, expected[n], atol=1e-12)
+
+
+def test_adapt_subset_and_fixed_parameters():
+    net = tiny_net()
+    params = dict(net.named_parameters())
+    sx, sy, _, _ = make_tasks(num_tasks=1)
+    fast = inner_loop(lambda p: loss_of(net)(p, sx[0], sy[0]), params, 3,
+                      0.5, adapt='2.')
+    assert fast['0.weight'] is params['0.weight']
+    assert not torch.equal(fast['2.weight'], params['2.weight'])
+    batched = adapt_tasks(loss_of(net), params, (sx, sy), 3, 0.5, ['2.'])
+    assert set(batched) == {'2.weight', '2.bias'}
+    assert torch.allclose(batched['2.weight'][0], fast['2.weight'])
+    with pytest.raises(ValueError, match='no parameter matches'):
+        inner_loop(lambda p: p['0.bias'].sum(), params, 1, 0.1, 'head.')
+
+
+def test_learned_rates_get_gradients_and_match_finite_difference():
+    net = tiny_net()
+    params = {n: p.detach() for n, p in net.named_parameters()}
+    tasks = make_tasks()
+    rates = {n: torch.full((2, ), 0.3, dtype=torch.float64,
+                           requires_grad=True) for n in params}
+    objective = meta_objective(net, params, tasks, lr=rates)
+    grads = torch.autograd.grad(objective, list(rates.values()))
+    name = '2.weight'
+    direction = {n: torch.zeros(2, dtype=torch.float64) for n in rates}
+    direction[name][1] = 1.0
+    with torch.no_grad():
+        numeric = directional_fd(
+            lambda r: meta_objective(net, params, tasks, lr=r), rates,
+            direction)
+    assert torch.allclose(grads[list(rates).index(name)][1], numeric,
+                          rtol=1e-6)
+
+
+def test_vmap_and_loop_agree_and_no_grad_works():
+    net = tiny_net(norm=True)
+    params = dict(net.named_parameters())
+    sx, sy, _, _ = make_tasks()
+    loop = adapt_tasks(loss_of(net), params, (sx, sy), 2, 0.3, vmap=False)
+    batched = adapt_tasks(loss_of(net), params, (sx, sy), 2, 0.3, vmap=True)
+    for n in params:
+        assert batched[n].shape == (3, *params[n].shape)
+        assert torch.allclose(loop[n], batched[n], atol=1e-12)
+    with torch.no_grad():
+        fast = adapt_tasks(loss_of(net), params, (sx, sy), 2, 0.3)
+    assert not fast['0.weight'].requires_grad
+    assert torch.allclose(fast['0.weight'], loop['0.weight'])

@@ -1,0 +1,205 @@
+"""MAML: second-order meta-gradient vs finite differences, first-order
+gradient, vmap == loop, batch-norm policies, learned rates, meta-test."""
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from mmmtl.models import MAML
+from mmmtl.models.batch_stats_norm import BatchStatsNorm
+from mmmtl.registry import MODELS
+
+WAYS, SHOTS, QUERIES, TASKS = 3, 2, 2, 3
+
+
+@pytest.fixture(autouse=True, scope='module')
+def single_thread():
+    """Tiny tensors: one thread avoids OpenMP overhead on shared CPUs."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def build(bn_policy='batch', **kwargs):
+    torch.manual_seed(0)
+    cfg = dict(
+        type='MAML',
+        backbone=dict(
+            type='Conv4',
+            in_channels=1,
+            channels=(3, 3),
+            track_running_stats=bn_policy == 'running'),
+        head=dict(type='LinearHead', in_channels=12),
+        num_ways=WAYS,
+        num_inner_steps=2,
+        inner_lr=0.4,
+        bn_policy=bn_policy)
+    cfg.update(kwargs)
+    return MODELS.build(cfg).double()
+
+
+def meta_batch(seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    per_task = WAYS * (SHOTS + QUERIES)
+    inputs = torch.randn(TASKS, per_task, 1, 8, 8, generator=gen,
+                         dtype=torch.float64)
+    labels = torch.cat([
+        torch.arange(WAYS).repeat_interleave(SHOTS),
+        torch.arange(WAYS).repeat_interleave(QUERIES)
+    ]).repeat(TASKS, 1)
+    return inputs, dict(episode_label=labels, num_ways=WAYS,
+                        num_shots=SHOTS, num_queries=QUERIES)
+
+
+def meta_grads(model):
+    model.zero_grad()
+    out = model.loss(*meta_batch())
+    out['loss'].backward()
+    return out['loss'].detach(), {
+        n: p.grad.clone() for n, p in model.named_parameters()
+    }
+
+
+def test_second_order_meta_gradient_matches_finite_difference():
+    model = build()
+    assert model.use_vmap
+    _, grads = meta_grads(model)
+    gen = torch.Generator().manual_seed(3)
+    params = dict(model.named_parameters())
+    eps = 1e-6
+    for _ in range(2):
+        direction = {n: torch.randn(p.shape, generator=gen,
+                                    dtype=p.dtype)
+                     for n, p in params.items()}
+        values = []
+        for sign in (1, -1):
+            with torch.no_grad():
+                for n, p in params.items():
+                    p.add_(sign * eps * direction[n])
+                values.append(model.loss(*meta_batch())['loss'])
+                for n, p in params.items():
+                    p.sub_(sign * eps * direction[n])
+        numeric = (values[0] - values[1]) / (2 * eps)
+        analytic = sum((grads[n] * direction[n]).sum() for n in params)
+        assert torch.allclose(analytic, numeric, rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize('first_order', [False, True])
+def test_vmap_and_loop_give_the_same_meta_gradient(first_order):
+    model = build(first_order=first_order)
+    loss_vmap, grads_vmap = meta_grads(model)
+    model.vmap = False
+    loss_loop, grads_loop = meta_grads(model)
+    assert torch.allclose(loss_vmap, loss_loop, atol=1e-12)
+    for n in grads_vmap:
+        assert torch.allclose(grads_vmap[n], grads_loop[n], atol=1e-10), n
+
+
+def test_first_order_gradient_is_query_gradient_at_fast_weights():
+    model = build(first_order=True)
+    _, grads = meta_grads(model)
+    inputs, samples = meta_batch()
+    labels = samples['episode_label']
+    num_support = WAYS * SHOTS
+    params = {n: p.detach() for n, p in model.shared_params().items()}
+    expected = {n: torch.zeros_like(p) for n, p in params.items()}
+    for x, y in zip(inputs, labels):
+        fast = dict(params)
+        for _ in range(2):
+            step = torch.func.grad(model.support_loss)(fast, x[:num_support],
+                                                       y[:num_support])
+            fast = {n: fast[n] - 0.4 * step[n] for n in fast}
+        query = torch.func.grad(model.support_loss)(fast, x[num_support:],
+                                                    y[num_support:])
+        for n in expected:
+            expected[n] += query[n] / TASKS
+    for n in expected:
+        assert torch.allclose(grads[n], expected[n], atol=1e-12), n
+
+
+def test_batch_policy_uses_pure_batch_norm():
+    model = build()
+    norms = [m for m in model.modules()
+             if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    assert norms and all(isinstance(m, BatchStatsNorm) for m in norms)
+    x = torch.randn(6, 3, 4, 4, dtype=torch.float64)
+    reference = nn.BatchNorm2d(3, track_running_stats=False).double()
+    with torch.no_grad():
+        reference.weight.uniform_()
+        reference.bias.uniform_()
+        norms[0].weight.copy_(reference.weight)
+        norms[0].bias.copy_(reference.bias)
+    assert torch.allclose(norms[0](x), reference(x), atol=1e-12)
+
+
+def test_running_policy_trains_with_loop_and_tests_with_running_stats():
+    model = build('running')
+    assert not model.use_vmap
+    bn = model.backbone.layers[0][1]
+    before = bn.running_mean.clone()
+    loss, grads = meta_grads(model)
+    assert torch.isfinite(loss)
+    assert all(torch.isfinite(g).all() for g in grads.values())
+    assert bn.track_running_stats
+    assert bn.num_batches_tracked.item() == TASKS  # query forwards only
+    assert not torch.equal(bn.running_mean, before)
+    model.eval()
+    inputs, samples = meta_batch()
+    results = model(inputs, samples, mode='predict')
+    assert len(results) == TASKS
+    # non-transductive: a query's scores do not depend on the other queries
+    state = model.adapt(inputs[0, :6], samples['episode_label'][0, :6], WAYS)
+    query = inputs[0, 6:]
+    assert torch.allclose(
+        model.predict(state, query)[:1], model.predict(state, query[:1]))
+
+
+def test_bn_policy_must_match_backbone():
+    with pytest.raises(ValueError, match='track_running_stats=True'):
+        build('running', backbone=dict(type='Conv4', in_channels=1,
+                                       channels=(3, 3),
+                                       track_running_stats=False))
+    with pytest.raises(ValueError, match='bn_policy'):
+        build(bn_policy='none')
+
+
+@pytest.mark.parametrize('mode,shape', [('per_step', (2, )),
+                                        ('per_param', (1, 3, 12))])
+def test_learned_inner_rates(mode, shape):
+    model = build(learn_inner_lr=mode, adapt='head.')
+    assert set(model.inner_lrs) == {'head-fc-weight', 'head-fc-bias'}
+    assert model.inner_lrs['head-fc-weight'].shape == shape
+    _, grads = meta_grads(model)
+    assert grads['inner_lrs.head-fc-weight'].abs().sum() > 0
+    assert grads['backbone.layers.0.0.weight'].abs().sum() > 0
+
+
+def test_meta_test_protocol():
+    model = build(test_num_inner_steps=5)
+    model.eval()
+    inputs, samples = meta_batch()
+    results = model(inputs, samples, mode='predict')
+    assert len(results) == TASKS
+    assert all(0 <= r['accuracy'] <= 100 for r in results)
+    labels = samples['episode_label'][0]
+    state = model.adapt(inputs[0, :6], labels[:6], WAYS)
+    assert model.predict(state, inputs[0, 6:]).shape == (WAYS * QUERIES,
+                                                         WAYS)
+    with pytest.raises(ValueError, match='3-way head'):
+        model.adapt(inputs[0, :6], labels[:6], 5)
+
+
+def test_inner_steps_lower_support_loss():
+    model = build(num_inner_steps=3)
+    inputs, samples = meta_batch()
+    support, labels, _, _ = model.split_episodes(inputs, samples)
+    with torch.no_grad():
+        fast = model.adapt_batch(support, labels, first_order=True)
+        after, _ = model.evaluate_batch(fast, support, labels)
+        before = torch.stack([
+            F.cross_entropy(model.logits(model.shared_params(), x), y)
+            for x, y in zip(support, labels)
+        ])
+    assert (after < before).all()
+    assert isinstance(model, MAML)

@@ -1,0 +1,107 @@
+"""ProtoNet: scores are minus squared distances to class means; loss,
+meta-test protocol and per-episode batch statistics."""
+import pytest
+import torch
+import torch.nn.functional as F
+
+from mmmtl.models.classifiers.protonet import class_means, neg_sq_distances
+from mmmtl.registry import MODELS
+
+WAYS, SHOTS, QUERIES = 3, 2, 2
+
+
+@pytest.fixture(autouse=True, scope='module')
+def single_thread():
+    """Tiny tensors: one thread avoids OpenMP overhead on shared CPUs."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def build(track_running_stats=True):
+    torch.manual_seed(0)
+    return MODELS.build(
+        dict(
+            type='ProtoNet',
+            backbone=dict(
+                type='Conv4',
+                in_channels=1,
+                channels=(3, 3),
+                track_running_stats=track_running_stats))).double()
+
+
+def episodes(num_tasks=2):
+    gen = torch.Generator().manual_seed(0)
+    inputs = torch.randn(num_tasks, WAYS * (SHOTS + QUERIES), 1, 8, 8,
+                         generator=gen, dtype=torch.float64)
+    labels = torch.cat([
+        torch.arange(WAYS).repeat_interleave(SHOTS),
+        torch.arange(WAYS).repeat_interleave(QUERIES)
+    ]).repeat(num_tasks, 1)
+    return inputs, dict(episode_label=labels, num_ways=WAYS,
+                        num_shots=SHOTS, num_queries=QUERIES)
+
+
+def test_scores_are_negative_squared_distances_to_class_means():
+    feats = torch.tensor([[0., 0.], [2., 0.], [1., 1.], [1., 3.]],
+                         dtype=torch.float64)
+    labels = torch.tensor([0, 0, 1, 1])
+    prototypes = class_means(feats, labels, 2)
+    assert torch.equal(prototypes,
+                       torch.tensor([[1., 0.], [1., 2.]],
+                                    dtype=torch.float64))
+    query = torch.tensor([[0., 1.], [3., 3.]], dtype=torch.float64)
+    expected = torch.tensor([[-(1 + 1), -(1 + 1)], [-(4 + 9), -(4 + 1)]],
+                            dtype=torch.float64)
+    assert torch.equal(neg_sq_distances(query, prototypes), expected)
+
+
+def test_loss_is_mean_query_cross_entropy_over_episodes():
+    model = build()
+    inputs, samples = episodes()
+    out = model.loss(inputs, samples)
+    num_support = WAYS * SHOTS
+    expected = []
+    for x, y in zip(inputs, samples['episode_label']):
+        feats = model.extract_feat(x)
+        support, query = feats[:num_support], feats[num_support:]
+        prototypes = torch.stack(
+            [support[y[:num_support] == c].mean(0) for c in range(WAYS)])
+        logits = -torch.cdist(query, prototypes).pow(2)
+        expected.append(F.cross_entropy(logits, y[num_support:]))
+    assert torch.allclose(out['loss'], torch.stack(expected).mean())
+    out['loss'].backward()
+    assert model.backbone.layers[0][0].weight.grad.abs().sum() > 0
+
+
+def test_meta_test_protocol_and_any_number_of_ways():
+    model = build()
+    model.eval()
+    inputs, samples = episodes()
+    results = model(inputs, samples, mode='predict')
+    assert len(results) == 2 and all('accuracy' in r for r in results)
+    labels = samples['episode_label'][0]
+    state = model.adapt(inputs[0, :6], labels[:6], WAYS)
+    scores = model.predict(state, inputs[0, 6:])
+    assert scores.shape == (WAYS * QUERIES, WAYS)
+    with torch.no_grad():
+        feats = model.extract_feat(inputs[0])
+    assert torch.allclose(scores, -torch.cdist(feats[6:], state).pow(2))
+    two_way = model.adapt(inputs[0, :4], labels[:4], 2)
+    assert model.predict(two_way, inputs[0, 6:]).shape == (6, 2)
+
+
+def test_episodes_are_embedded_separately():
+    """Batch statistics per episode: the loss of a meta-batch is the mean of
+    its episodes' losses (same result however episodes are grouped)."""
+    model = build(track_running_stats=False)
+    inputs, samples = episodes(num_tasks=2)
+    whole = model.loss(inputs, samples)['loss']
+    parts = [
+        model.loss(inputs[t:t + 1],
+                   dict(samples,
+                        episode_label=samples['episode_label'][t:t + 1]))
+        ['loss'] for t in range(2)
+    ]
+    assert torch.allclose(whole, torch.stack(parts).mean())

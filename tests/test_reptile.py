@@ -1,0 +1,106 @@
+"""Reptile: the update equals a hand-written SGD loop's result, and the
+optimizer step applies theta + eps * (mean adapted - theta)."""
+import copy
+
+import pytest
+import torch
+import torch.nn.functional as F
+from mmengine.optim import OptimWrapper
+
+from mmmtl.registry import MODELS
+
+WAYS, SHOTS, TASKS, STEPS, LR = 3, 2, 3, 3, 0.3
+
+
+@pytest.fixture(autouse=True, scope='module')
+def single_thread():
+    """Tiny tensors: one thread avoids OpenMP overhead on shared CPUs."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def build(dtype=torch.float64, **kwargs):
+    torch.manual_seed(0)
+    cfg = dict(
+        type='Reptile',
+        backbone=dict(
+            type='Conv4',
+            in_channels=1,
+            channels=(3, 3),
+            track_running_stats=False),
+        head=dict(type='LinearHead', in_channels=12),
+        num_ways=WAYS,
+        num_inner_steps=STEPS,
+        inner_lr=LR)
+    cfg.update(kwargs)
+    return MODELS.build(cfg).to(dtype)
+
+
+def episodes(dtype=torch.float64):
+    gen = torch.Generator().manual_seed(0)
+    inputs = torch.randn(TASKS, WAYS * SHOTS, 1, 8, 8, generator=gen,
+                         dtype=dtype)
+    labels = torch.arange(WAYS).repeat_interleave(SHOTS).repeat(TASKS, 1)
+    return inputs, dict(episode_label=labels, num_ways=WAYS,
+                        num_shots=SHOTS, num_queries=0)
+
+
+def hand_written_mean_adapted(model, inputs, labels):
+    """Adapt a copy of the model per task with torch.optim.SGD; return the
+    mean adapted parameters."""
+    total = None
+    for x, y in zip(inputs, labels):
+        clone = copy.deepcopy(model)
+        optimizer = torch.optim.SGD(clone.parameters(), lr=LR)
+        for _ in range(STEPS):
+            optimizer.zero_grad()
+            F.cross_entropy(clone.head(clone.backbone(x)), y).backward()
+            optimizer.step()
+        params = {n: p.detach() for n, p in clone.named_parameters()}
+        total = params if total is None else {
+            n: total[n] + params[n] for n in total
+        }
+    return {n: p / len(inputs) for n, p in total.items()}
+
+
+@pytest.mark.parametrize('vmap', [True, False])
+def test_update_equals_hand_written_sgd(vmap):
+    model = build(vmap=vmap)
+    inputs, samples = episodes()
+    update, logs = model.meta_update(inputs, samples)
+    mean_adapted = hand_written_mean_adapted(model, inputs,
+                                             samples['episode_label'])
+    for n, p in model.named_parameters():
+        assert torch.allclose(update[n], p.detach() - mean_adapted[n],
+                              atol=1e-12), n
+    assert 0 <= logs['accuracy'] <= 100
+
+
+def test_optimizer_step_applies_the_reptile_update():
+    model = build(torch.float32)
+    inputs, samples = episodes(torch.float32)
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    mean_adapted = hand_written_mean_adapted(model, inputs,
+                                             samples['episode_label'])
+    eps = 0.7
+    wrapper = OptimWrapper(torch.optim.SGD(model.parameters(), lr=eps))
+    logs = model.train_step(dict(img=inputs, **samples), wrapper)
+    assert torch.isfinite(logs['loss'])
+    for n, p in model.named_parameters():
+        expected = before[n] + eps * (mean_adapted[n] - before[n])
+        assert torch.allclose(p.detach(), expected, atol=1e-6), n
+
+
+def test_logged_loss_is_support_loss_at_adapted_weights():
+    model = build()
+    inputs, samples = episodes()
+    out = model.loss(inputs, samples)
+    _, logs = model.meta_update(inputs, samples)
+    assert torch.allclose(out['loss'].detach(), logs['loss'])
+
+
+def test_learned_rates_are_rejected():
+    with pytest.raises(ValueError, match='learn_inner_lr'):
+        build(learn_inner_lr='per_step')
