@@ -87,7 +87,8 @@ def test_meta_test_protocol_and_any_number_of_ways():
     assert scores.shape == (WAYS * QUERIES, WAYS)
     with torch.no_grad():
         feats = model.extract_feat(inputs[0])
-    assert torch.allclose(scores, -torch.cdist(feats[6:], state).pow(2))
+    assert torch.allclose(scores,
+                          -torch.cdist(feats[6:], state['prototypes']).pow(2))
     two_way = model.adapt(inputs[0, :4], labels[:4], 2)
     assert model.predict(two_way, inputs[0, 6:]).shape == (6, 2)
 

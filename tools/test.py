@@ -16,7 +16,7 @@ from mmengine.dist import get_rank
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 import mmmtl  # noqa: E402,F401
 from mmmtl.utils import register_all_modules  # noqa: E402
-from train import setup_cfg  # noqa: E402
+from train import finish_distributed, setup_cfg  # noqa: E402
 
 METRIC_KEYS = ('accuracy_mean', 'accuracy_std', 'accuracy_ci95')
 
@@ -128,6 +128,7 @@ def main(argv=None):
         table, base = write_results(runner.work_dir, rows, meta)
         print(table)
         print(f'results written to {base}.json / .csv / .md')
+    finish_distributed()
     return rows
 
 

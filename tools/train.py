@@ -52,6 +52,16 @@ def setup_cfg(args, cfg: Config) -> Config:
     return cfg
 
 
+def finish_distributed() -> None:
+    """Tear the process group down before exit: a gloo group left to the
+    interpreter's shutdown can abort a rank ("terminate called without an
+    active exception") after the work is done."""
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 def main(argv=None):
     args = parse_args(argv)
     register_all_modules()
@@ -65,6 +75,7 @@ def main(argv=None):
         cfg.load_from = args.resume
     runner = Runner.from_cfg(cfg)
     runner.train()
+    finish_distributed()
 
 
 if __name__ == '__main__':

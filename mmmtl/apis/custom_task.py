@@ -71,8 +71,8 @@ def read_support_folder(root: str) -> List[Tuple[str, str]]:
 
 def encode_image(image: ImageLike, where: str) -> bytes:
     """Encoded bytes of an image: a file's own bytes (decoded later exactly
-    as the dataset decodes its files), PIL images and uint8 arrays (H x W,
-    H x W x 1 / 3 / 4, RGB order) as PNG."""
+    as the dataset decodes its files), PIL images and uint8 (or bool) arrays
+    (H x W, H x W x 1 / 3 / 4, RGB order) as PNG."""
     if isinstance(image, (str, os.PathLike)):
         try:
             with open(image, 'rb') as f:
@@ -80,14 +80,15 @@ def encode_image(image: ImageLike, where: str) -> bytes:
         except OSError as err:
             raise ValueError(f'cannot read image {where}: {err}') from err
     if isinstance(image, np.ndarray):
-        if image.dtype != np.uint8 or not (
+        if image.ndim == 3 and image.shape[2] == 1:
+            image = image[..., 0]
+        if image.dtype not in (np.uint8, np.bool_) or not (
                 image.ndim == 2 or
-            (image.ndim == 3 and image.shape[2] in (1, 3, 4))):
+            (image.ndim == 3 and image.shape[2] in (3, 4))):
             raise ValueError(
-                f'image {where}: arrays must be uint8 H x W or H x W x '
-                f'1/3/4 (RGB order), got {image.dtype} {image.shape}')
-        image = Image.fromarray(image.squeeze(2) if image.ndim == 3
-                                and image.shape[2] == 1 else image)
+                f'image {where}: arrays must be uint8 (or bool) H x W or '
+                f'H x W x 1/3/4 (RGB order), got {image.dtype} {image.shape}')
+        image = Image.fromarray(image)
     if not isinstance(image, Image.Image):
         raise TypeError(f'image {where}: expected a path, a PIL image or a '
                         f'numpy array, got {type(image).__name__}')

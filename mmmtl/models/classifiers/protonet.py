@@ -71,10 +71,14 @@ class ProtoNet(BaseFewShotClassifier):
         return self.meta_loss(inputs, data_samples)
 
     def adapt(self, support: Tensor, labels: Tensor,
-              num_ways: int) -> Tensor:
+              num_ways: int) -> Dict[str, Tensor]:
         with torch.no_grad():
-            return class_means(self.extract_feat(support), labels, num_ways)
+            return dict(
+                prototypes=class_means(
+                    self.extract_feat(support), labels, num_ways))
 
-    def predict(self, task_state: Tensor, query: Tensor) -> Tensor:
+    def predict(self, task_state: Dict[str, Tensor],
+                query: Tensor) -> Tensor:
         with torch.no_grad():
-            return neg_sq_distances(self.extract_feat(query), task_state)
+            return neg_sq_distances(
+                self.extract_feat(query), task_state['prototypes'])

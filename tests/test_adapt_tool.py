@@ -1,0 +1,73 @@
+"""tools/adapt.py: adapt on a support folder of real Omniglot characters,
+print the prediction table, write JSON, save and reload the task."""
+import json
+import os.path as osp
+import sys
+
+import pytest
+
+from conftest import REPO
+from test_apis import omniglot_model  # noqa: F401  (session fixture)
+from test_apis import single_thread  # noqa: F401  (autouse)
+from test_apis import write_queries, write_support
+
+sys.path.insert(0, osp.join(REPO, 'tools'))
+import adapt as adapt_tool  # noqa: E402
+
+
+@pytest.fixture
+def folders(omniglot_model, tmp_path):  # noqa: F811
+    support = write_support(omniglot_model['drawings'], tmp_path / 'support')
+    queries, labels = write_queries(omniglot_model['drawings'],
+                                    str(tmp_path / 'queries'))
+    return support, queries, labels
+
+
+def test_cli_prints_table_writes_json_and_reloads(
+        omniglot_model, folders, tmp_path, capsys):  # noqa: F811
+    support, queries, labels = folders
+    out_json = str(tmp_path / 'out.json')
+    saved = str(tmp_path / 'adapted.pth')
+    predictions = adapt_tool.main([
+        omniglot_model['config'], omniglot_model['checkpoint'], '--support',
+        support, '--query', queries[0],
+        osp.dirname(queries[0]), '--topk', '2', '--json', out_json, '--save',
+        saved
+    ])
+    printed = capsys.readouterr().out
+    assert '| query | top-1 | top-2 |' in printed
+    # the file named first, then the folder's images in sorted order
+    assert [p['image'] for p in predictions] == [queries[0], *sorted(queries)]
+    for p in predictions:
+        row = f"| {p['image']} | {p['classes'][0]} ({p['probs'][0]:.3f}) |"
+        assert row in printed
+    result = json.load(open(out_json))
+    assert result['classes'] == sorted(set(labels))
+    assert result['support'] == support
+    assert result['predictions'] == predictions
+    assert all(
+        set(p) == {'image', 'classes', 'probs'} and len(p['classes']) == 2
+        for p in result['predictions'])
+    assert osp.isfile(saved)
+
+    again = adapt_tool.main(
+        ['--load', saved, '--query', *queries, '--topk', '2'])
+    by_image = {p['image']: p for p in predictions}
+    assert again == [by_image[q] for q in queries]
+
+
+def test_cli_argument_errors(omniglot_model, folders, tmp_path):  # noqa: F811
+    support, queries, _ = folders
+    with pytest.raises(SystemExit):  # neither a model nor --load
+        adapt_tool.main(['--query', queries[0]])
+    with pytest.raises(SystemExit):  # nothing to do
+        adapt_tool.main([
+            omniglot_model['config'], omniglot_model['checkpoint'],
+            '--support', support
+        ])
+    with pytest.raises(FileNotFoundError, match='nope.png'):
+        adapt_tool.main([
+            omniglot_model['config'], omniglot_model['checkpoint'],
+            '--support', support, '--query',
+            str(tmp_path / 'nope.png')
+        ])
