@@ -5,6 +5,7 @@ import os.path as osp
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 import mmmtl  # noqa: F401
@@ -25,6 +26,16 @@ def find_omniglot():
         if path and osp.isfile(osp.join(path, 'omniglot_images.tar.gz')):
             return osp.abspath(path)
     return None
+
+
+@pytest.fixture(autouse=True, scope='session')
+def single_thread():
+    """The tests use tiny tensors: one thread avoids OpenMP overhead (on a
+    shared 2-core machine two threads made them up to 100x slower)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope='session')

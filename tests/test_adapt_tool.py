@@ -8,7 +8,6 @@ import pytest
 
 from conftest import REPO
 from test_apis import omniglot_model  # noqa: F401  (session fixture)
-from test_apis import single_thread  # noqa: F401  (autouse)
 from test_apis import write_queries, write_support
 
 sys.path.insert(0, osp.join(REPO, 'tools'))

@@ -1,6 +1,5 @@
 """mmmtl.apis.CustomTask: adapt a briefly trained Baseline++ to real Omniglot
 characters it never saw, predict, save / reload, and the error cases."""
-import contextlib
 import os
 import os.path as osp
 import re
@@ -83,24 +82,6 @@ def _train_options(root: str) -> list:
     ]
 
 
-@contextlib.contextmanager
-def one_thread():
-    """Run torch on one thread: these tiny models are fastest so, and far
-    faster than with several threads on a busy shared CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope='module', autouse=True)
-def single_thread():
-    with one_thread():
-        yield
-
-
 @pytest.fixture(scope='session')
 def omniglot_model(omniglot_release, tmp_path_factory):
     """Config, checkpoint and custom-task drawings of a small Baseline++
@@ -111,9 +92,8 @@ def omniglot_model(omniglot_release, tmp_path_factory):
         root = str(base / 'omniglot')
         drawings = _extract(archive, root)
         work = str(base / 'work')
-        with one_thread():
-            train_tool.main([CONFIG, '--work-dir', work, '--cfg-options',
-                             *_train_options(root)])
+        train_tool.main([CONFIG, '--work-dir', work, '--cfg-options',
+                         *_train_options(root)])
         # the config as trained (options applied), dumped by the Runner
         _TRAINED.update(
             config=osp.join(work, osp.basename(CONFIG)),

@@ -10,15 +10,6 @@ from mmmtl.models import adapt_tasks, inner_loop, map_tasks
 from mmmtl.models.batch_stats_norm import BatchStatsNorm
 
 
-@pytest.fixture(autouse=True, scope='module')
-def single_thread():
-    """Tiny tensors: one thread avoids OpenMP overhead on shared CPUs."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def tiny_net(norm: bool = False) -> nn.Module:
     torch.manual_seed(0)
     layers = [nn.Linear(4, 5)]

@@ -12,15 +12,6 @@ from mmmtl.registry import MODELS
 WAYS, SHOTS, QUERIES, TASKS = 3, 2, 2, 3
 
 
-@pytest.fixture(autouse=True, scope='module')
-def single_thread():
-    """Tiny tensors: one thread avoids OpenMP overhead on shared CPUs."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def build(bn_policy='batch', **kwargs):
     torch.manual_seed(0)
     cfg = dict(

@@ -1,6 +1,5 @@
 """ProtoNet: scores are minus squared distances to class means; loss,
 meta-test protocol and per-episode batch statistics."""
-import pytest
 import torch
 import torch.nn.functional as F
 
@@ -8,15 +7,6 @@ from mmmtl.models.classifiers.protonet import class_means, neg_sq_distances
 from mmmtl.registry import MODELS
 
 WAYS, SHOTS, QUERIES = 3, 2, 2
-
-
-@pytest.fixture(autouse=True, scope='module')
-def single_thread():
-    """Tiny tensors: one thread avoids OpenMP overhead on shared CPUs."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def build(track_running_stats=True):

@@ -12,15 +12,6 @@ from mmmtl.registry import MODELS
 WAYS, SHOTS, TASKS, STEPS, LR = 3, 2, 3, 3, 0.3
 
 
-@pytest.fixture(autouse=True, scope='module')
-def single_thread():
-    """Tiny tensors: one thread avoids OpenMP overhead on shared CPUs."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def build(dtype=torch.float64, **kwargs):
     torch.manual_seed(0)
     cfg = dict(

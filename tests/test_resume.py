@@ -19,15 +19,6 @@ CONFIGS = dict(
     reptile='configs/reptile/reptile_conv4_1xb5_omniglot_5way-1shot.py')
 
 
-@pytest.fixture(autouse=True, scope='module')
-def single_thread():
-    """Tiny tensors: one thread avoids OpenMP overhead on shared CPUs."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def tiny_config(path, method, data_root):
     """The method's Omniglot config, shrunk: 3-way 1-shot on the generated
     Omniglot at 8x8, a two-block Conv4, 4 iterations, checkpoint every 2, the
