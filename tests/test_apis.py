@@ -248,15 +248,20 @@ def test_predict_before_adapt_and_bad_arrays(custom_task):
         task.predict(np.zeros((28, 28), np.float32))
 
 
-def test_protonet_through_the_same_protocol(custom_task, tmp_path):
+@pytest.mark.parametrize('config', [
+    'protonet/protonet_conv4_1xb1_omniglot_5way-1shot.py',
+    'maml/maml_conv4_1xb32_omniglot_5way-1shot.py',
+    'reptile/reptile_conv4_1xb5_omniglot_5way-1shot.py'
+])
+def test_meta_learners_through_the_same_protocol(custom_task, tmp_path,
+                                                 config):
     """Any classifier of the meta-test protocol adapts, predicts and reloads
-    (here a ProtoNet, from a weights-only state_dict checkpoint)."""
+    (ProtoNet, MAML, Reptile, from a weights-only state_dict checkpoint)."""
     _, support, queries, _ = custom_task
-    config = osp.join(REPO, 'configs', 'protonet',
-                      'protonet_conv4_1xb1_omniglot_5way-1shot.py')
+    config = osp.join(REPO, 'configs', config)
     torch.manual_seed(0)
     model, _ = init_model(config)
-    checkpoint = str(tmp_path / 'protonet.pth')
+    checkpoint = str(tmp_path / 'model.pth')
     torch.save(model.state_dict(), checkpoint)
     task = CustomTask.from_config(config, checkpoint).adapt(support)
     probs = task.probabilities(queries)
