@@ -15,14 +15,24 @@ class FewShotDataset(BaseDataset):
 
     Data stays unserialised by default: the decoded images are shared numpy
     views, and pickling them into mmengine's byte buffer only costs time.
+
+    ``SPLITS`` lists the valid ``split`` names of a benchmark (empty: the
+    subclass checks ``split`` itself).
     """
+
+    SPLITS: tuple = ()
 
     def __init__(self,
                  data_root: str = '',
+                 split: str = 'train',
                  pipeline: Sequence = (),
                  serialize_data: bool = False,
                  lazy_init: bool = False,
                  **kwargs) -> None:
+        if self.SPLITS and split not in self.SPLITS:
+            raise ValueError(f'{type(self).__name__}: unknown split '
+                             f'{split!r}; choose from {self.SPLITS}')
+        self.split = split
         self._classes: List[str] = []
         super().__init__(
             data_root=data_root,

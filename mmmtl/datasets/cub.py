@@ -38,14 +38,6 @@ class CUB(FewShotDataset):
 
     SPLITS = ('train', 'val', 'test')
 
-    def __init__(self, data_root: str, split: str = 'train',
-                 **kwargs) -> None:
-        if split not in self.SPLITS:
-            raise ValueError(f'CUB: unknown split {split!r}; choose from '
-                             f'{self.SPLITS}')
-        self.split = split
-        super().__init__(data_root=data_root, **kwargs)
-
     def load_data_list(self) -> List[dict]:
         images_dir = osp.join(self.data_root, 'images')
         if not osp.isdir(images_dir):

@@ -122,15 +122,11 @@ class MiniImageNet(FewShotDataset):
                  split: str = 'train',
                  layout: str = 'auto',
                  **kwargs) -> None:
-        if split not in self.SPLITS:
-            raise ValueError(f'MiniImageNet: unknown split {split!r}; '
-                             f'choose from {self.SPLITS}')
         if layout not in _LAYOUTS:
             raise ValueError(f'MiniImageNet: unknown layout {layout!r}; '
                              f'choose from {_LAYOUTS}')
-        self.split = split
         self.layout = layout
-        super().__init__(data_root=data_root, **kwargs)
+        super().__init__(data_root=data_root, split=split, **kwargs)
 
     def _detect_layout(self, images_dir: str, entries: set,
                        rows: List[Tuple[str, str, int, int]],

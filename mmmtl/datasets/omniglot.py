@@ -103,12 +103,11 @@ class Omniglot(FewShotDataset):
         if split not in allowed:
             raise ValueError(f'Omniglot: split {split!r} does not exist for '
                              f'the {split_type} split; choose from {allowed}')
-        self.split = split
         self.split_type = split_type
         self.split_dir = split_dir
         self.image_size = image_size
         self.invert = invert
-        super().__init__(data_root=data_root, **kwargs)
+        super().__init__(data_root=data_root, split=split, **kwargs)
 
     @staticmethod
     def decode_image(raw: bytes,

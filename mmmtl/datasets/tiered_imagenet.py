@@ -59,14 +59,6 @@ class TieredImageNet(FewShotDataset):
 
     SPLITS = ('train', 'val', 'test')
 
-    def __init__(self, data_root: str, split: str = 'train',
-                 **kwargs) -> None:
-        if split not in self.SPLITS:
-            raise ValueError(f'TieredImageNet: unknown split {split!r}; '
-                             f'choose from {self.SPLITS}')
-        self.split = split
-        super().__init__(data_root=data_root, **kwargs)
-
     def load_data_list(self) -> List[dict]:
         root = self.data_root
         images_path = osp.join(root, f'{self.split}_images_png.pkl')
@@ -124,12 +116,3 @@ class TieredImageNet(FewShotDataset):
                     gt_label=int(label),
                     general_label=int(category)))
         return data_list
-
-    def get_gt_labels(self) -> np.ndarray:
-        """Labels read from ``data_list`` directly: going through
-        ``get_data_info`` would deep-copy every image entry."""
-        if not hasattr(self, '_gt_labels') and not self.serialize_data:
-            self.full_init()
-            self._gt_labels = np.array(
-                [info['gt_label'] for info in self.data_list], dtype=np.int64)
-        return super().get_gt_labels()
