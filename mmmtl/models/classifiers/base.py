@@ -5,7 +5,7 @@ from abc import ABCMeta, abstractmethod
 from typing import Any, Dict, List, Optional, Union
 
 from mmengine.model import BaseModel
-from torch import Tensor
+from torch import Tensor, nn
 
 from mmmtl.registry import MODELS
 
@@ -21,7 +21,7 @@ class BaseFewShotClassifier(BaseModel, metaclass=ABCMeta):
     """
 
     def __init__(self,
-                 backbone: dict,
+                 backbone: Union[dict, nn.Module],
                  data_preprocessor: Optional[Union[dict, Any]] = None,
                  init_cfg: Optional[dict] = None) -> None:
         if data_preprocessor is None:
@@ -30,7 +30,11 @@ class BaseFewShotClassifier(BaseModel, metaclass=ABCMeta):
             data_preprocessor = MODELS.build(data_preprocessor)
         super().__init__(
             data_preprocessor=data_preprocessor, init_cfg=init_cfg)
-        self.backbone = MODELS.build(backbone)
+        # a module: a backbone shared with another classifier (the branches
+        # of MTL train one embedding)
+        self.backbone = (
+            backbone
+            if isinstance(backbone, nn.Module) else MODELS.build(backbone))
 
     def extract_feat(self, inputs: Tensor) -> Tensor:
         return self.backbone(inputs)
