@@ -1,5 +1,6 @@
 """End-to-end: tools/train.py, tools/test.py and the torchrun scripts on a
 tiny generated Omniglot."""
+import csv
 import glob
 import json
 import os
@@ -7,6 +8,7 @@ import os.path as osp
 import subprocess
 import sys
 
+import matplotlib.image
 import pytest
 
 from conftest import REPO
@@ -60,8 +62,19 @@ def test_train_then_meta_test(tiny_omniglot, tmp_path):
     assert len(results) == 1
     saved = json.load(open(results[0]))
     assert saved['results'] == rows
-    for suffix in ('.csv', '.md'):
-        assert osp.isfile(results[0][:-5] + suffix)
+    base = results[0][:-5]
+    with open(base + '.csv') as f:
+        table = list(csv.DictReader(f))
+    assert [(int(r['num_ways']), int(r['num_shots']),
+             float(r['accuracy_mean'])) for r in table] == [
+                 (r['num_ways'], r['num_shots'], r['accuracy_mean'])
+                 for r in rows
+             ]
+    markdown = open(base + '.md').read()
+    assert f"| 5 | 3 | 7 | {rows[3]['accuracy_mean']:.2f} |" in markdown
+    # the plot: accuracy vs shots, a line per ways
+    image = matplotlib.image.imread(base + '.png')
+    assert image.ndim == 3 and image.shape[0] > 100 and image.shape[1] > 100
     # meta-testing is deterministic: same checkpoint, same episodes
     again = test_tool.main([
         CONFIG, best[0], '--work-dir', work, '--ways', '2', '--shots', '1',

@@ -52,7 +52,9 @@ def episodic_dataset_cfg(dataloader_cfg: dict, config_path: str) -> dict:
 
 
 def write_results(work_dir: str, rows: list, meta: dict) -> str:
-    """Write results as JSON, CSV and markdown; return the markdown table."""
+    """Write results as JSON, CSV, markdown and a PNG plot (accuracy vs
+    shots, one line per ways); return the markdown table and the files'
+    common path."""
     stamp = time.strftime('%Y%m%d_%H%M%S')
     base = osp.join(work_dir, f'meta_test_{stamp}')
     with open(base + '.json', 'w') as f:
@@ -72,10 +74,39 @@ def write_results(work_dir: str, rows: list, meta: dict) -> str:
                      f"+- {r['accuracy_ci95']:.2f} | "
                      f"{r['accuracy_std']:.2f} |")
     table = '\n'.join(lines)
+    title = (f"{osp.basename(meta['config'])}, seed {meta['seed']}")
     with open(base + '.md', 'w') as f:
         f.write(f"{meta['config']}, {meta['checkpoint']}, seed "
-                f"{meta['seed']}\n\n{table}\n")
+                f"{meta['seed']}\n\n{table}\n\n![accuracy vs shots]"
+                f"({osp.basename(base)}.png)\n")
+    plot_results(rows, base + '.png', title)
     return table, base
+
+
+def plot_results(rows: list, path: str, title: str) -> None:
+    """Accuracy vs shots, one line per ways, with 95% CI error bars."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    for ways in sorted({r['num_ways'] for r in rows}):
+        line = sorted((r for r in rows if r['num_ways'] == ways),
+                      key=lambda r: r['num_shots'])
+        ax.errorbar([r['num_shots'] for r in line],
+                    [r['accuracy_mean'] for r in line],
+                    yerr=[r['accuracy_ci95'] for r in line],
+                    marker='o',
+                    capsize=3,
+                    label=f'{ways}-way')
+    ax.set_xlabel('shots')
+    ax.set_ylabel('accuracy (%), 95% CI')
+    ax.set_xticks(sorted({r['num_shots'] for r in rows}))
+    ax.set_title(title, fontsize=8)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
 
 
 def main(argv=None):
@@ -127,7 +158,7 @@ def main(argv=None):
             seed=episodes['seed'])
         table, base = write_results(runner.work_dir, rows, meta)
         print(table)
-        print(f'results written to {base}.json / .csv / .md')
+        print(f'results written to {base}.json / .csv / .md / .png')
     finish_distributed()
     return rows
 
