@@ -164,3 +164,44 @@ def test_train_and_meta_test_tools(cub_root, tmp_path):
         (row, ) = json.load(f)['results']
     assert row['num_ways'] == 2 and row['num_episodes'] == 2
     assert 0.0 <= row['accuracy_mean'] <= 100.0
+
+
+@pytest.mark.parametrize('config, model_options', [
+    ('configs/mtl/mtl-maml_conv4_1xb4_cub_5way-1shot.py', [
+        'model.meta_branch.head.in_channels=100',
+        'model.meta_branch.num_ways=2', 'model.meta_branch.num_inner_steps=1',
+        'model.meta_branch.test_num_inner_steps=1',
+        'model.transfer_branch.head.in_channels=100'
+    ]),
+    ('configs/protonet/protonet_conv4_1xb1_cub_5way-1shot.py', []),
+])
+def test_meta_configs_train_and_meta_test_on_cub(cub_root, tmp_path, config,
+                                                 model_options):
+    """Episodic training on the 84x84 RGB layout (a two-block-wide Conv4 of
+    4 filters: 4 x 5 x 5 = 100 features), then meta-testing."""
+    train = load_tool('tools/train.py', 'mmmtl_tools_train')
+    test = load_tool('tools/test.py', 'mmmtl_tools_test')
+    work_dir = str(tmp_path / 'work')
+    options = [
+        f'train_dataloader.dataset.dataset.data_root={cub_root}',
+        f'val_dataloader.dataset.dataset.data_root={cub_root}',
+        f'test_dataloader.dataset.dataset.data_root={cub_root}',
+        'train_dataloader.batch_size=2', 'train_dataloader.num_workers=0',
+        'val_dataloader.num_workers=0', 'test_dataloader.num_workers=0',
+        'train_dataloader.dataset.num_ways=2',
+        'train_dataloader.dataset.num_queries=1',
+        'val_dataloader.dataset.num_ways=2',
+        'val_dataloader.dataset.num_queries=2',
+        'val_dataloader.dataset.num_episodes=2', 'train_cfg.max_iters=2',
+        'train_cfg.val_interval=2', 'model.backbone.channels=[4,4,4,4]',
+        *model_options
+    ]
+    train.main([config, '--work-dir', work_dir, '--cfg-options', *options])
+    checkpoint = osp.join(work_dir, 'iter_2.pth')
+    assert osp.isfile(checkpoint)
+    (row, ) = test.main([
+        config, checkpoint, '--work-dir', work_dir, '--ways', '2',
+        '--queries', '2', '--episodes', '2', '--cfg-options', *options
+    ])
+    assert row['num_ways'] == 2 and row['num_episodes'] == 2
+    assert 0.0 <= row['accuracy_mean'] <= 100.0

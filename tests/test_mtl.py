@@ -21,10 +21,7 @@ BACKBONE = dict(
 HEAD = dict(type='LinearHead', in_channels=12)
 META_BRANCHES = dict(
     maml=dict(
-        type='MAML',
-        head=HEAD,
-        num_ways=WAYS,
-        num_inner_steps=2,
+        type='MAML', head=HEAD, num_ways=WAYS, num_inner_steps=2,
         inner_lr=0.4),
     fomaml=dict(
         type='MAML',
@@ -108,11 +105,17 @@ def test_step_is_the_weighted_average_of_the_branch_updates(meta):
     transfer_alone = standalone(TRANSFER, mtl, 'transfer_branch')
     step_meta, step_transfer = sgd_step(meta_alone), sgd_step(transfer_alone)
     step = sgd_step(mtl)
-    assert set(step) == ({f'meta_branch.{n}'
-                          for n in step_meta if not n.startswith('backbone')}
-                         | {f'transfer_branch.{n}' for n in step_transfer
-                            if not n.startswith('backbone')}
-                         | {n for n in step_meta if n.startswith('backbone')})
+    assert set(step) == ({
+        f'meta_branch.{n}'
+        for n in step_meta if not n.startswith('backbone')
+    }
+                         | {
+                             f'transfer_branch.{n}'
+                             for n in step_transfer
+                             if not n.startswith('backbone')
+                         }
+                         | {n
+                            for n in step_meta if n.startswith('backbone')})
     for name, delta in step.items():
         if name.startswith('backbone.'):
             expected = ((1 - beta) * step_meta[name] +
@@ -138,7 +141,8 @@ def test_beta_0_is_the_meta_learner_and_beta_1_transfer_learning(meta):
         step = sgd_step(mtl)
         for name, delta in expected.items():
             key = name if name.startswith('backbone.') else f'{branch}.{name}'
-            torch.testing.assert_close(step[key], delta, rtol=1e-12, atol=1e-15)
+            torch.testing.assert_close(
+                step[key], delta, rtol=1e-12, atol=1e-15)
         for name, delta in step.items():
             if name.startswith(idle):
                 assert delta.abs().max() == 0, name
@@ -181,9 +185,8 @@ def test_new_tasks_are_learned_as_the_meta_branch_learns_them(meta):
     mtl = build_mtl(meta)
     alone = standalone(META_BRANCHES[meta], mtl, 'meta_branch')
     inputs, samples = meta_batch()
-    support, labels = inputs[0, :WAYS * SHOTS], samples['episode_label'][0,
-                                                                        :WAYS *
-                                                                        SHOTS]
+    support, labels = inputs[0, :WAYS *
+                             SHOTS], samples['episode_label'][0, :WAYS * SHOTS]
     query = inputs[0, WAYS * SHOTS:]
     scores = mtl.predict(mtl.adapt(support, labels, WAYS), query)
     expected = alone.predict(alone.adapt(support, labels, WAYS), query)

@@ -1,6 +1,7 @@
 # MTL (Eshratifar et al. 2019) with a Reptile meta branch, Omniglot 5-way
 # 5-shot: the episodes, inner loop and schedule of
-# ../reptile/reptile_conv4_1xb5_omniglot_5way-5shot.py, plus the transfer branch (beta = 0.1).
+# ../reptile/reptile_conv4_1xb5_omniglot_5way-5shot.py,
+# plus the transfer branch (beta = 0.1).
 _base_ = [
     '../_base_/datasets/omniglot_episodic.py',
     '../_base_/models/mtl-reptile_conv4.py',
