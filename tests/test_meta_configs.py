@@ -18,7 +18,8 @@ CONFIGS = sorted(
     if '_base_' not in c)
 META_CONFIGS = [
     c for c in CONFIGS
-    if osp.basename(osp.dirname(c)) in ('maml', 'protonet', 'reptile', 'mtl')
+    if osp.basename(osp.dirname(c)) in ('maml', 'protonet', 'reptile', 'mtl',
+                                        'mtl-ss')
 ]
 BASE_CLASSES = {'omniglot': 4112, 'mini-imagenet': 64, 'cub': 100}
 NAME = re.compile(r'^(?P<method>[a-z0-9-]+)_(?P<backbone>[a-z0-9]+)_'
@@ -34,7 +35,10 @@ def test_every_config_is_named_by_the_convention():
         folder = osp.basename(osp.dirname(path))
         methods = dict(
             transfer=('baseline', 'baseline-plus'),
-            mtl=('mtl-maml', 'mtl-reptile')).get(folder, (folder, ))
+            mtl=('mtl-maml', 'mtl-reptile'),
+            **{
+                'mtl-ss': ('mtl-ss', 'mtl-ss-ht')
+            }).get(folder, (folder, ))
         assert match['method'] in methods, path
 
 
@@ -61,8 +65,9 @@ def test_meta_config_builds_and_matches_its_name(path):
         feats = model.extract_feat(images)
     assert feats.dim() == 2
     meta = model.meta_branch if cfg.model.type == 'MTL' else model
-    if hasattr(meta, 'head'):
-        assert meta.head.fc.in_features == feats.shape[1], path
+    head = getattr(meta, 'head', getattr(meta, 'base_learner', None))
+    if head is not None:
+        assert head.fc.in_features == feats.shape[1], path
         assert meta.num_ways == train_episodes.num_ways == ways, path
     if cfg.model.type == 'MTL':
         head = model.transfer_branch.head.fc

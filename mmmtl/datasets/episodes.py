@@ -1,6 +1,6 @@
 """Episodic sampling: an N-way K-shot episode as a pure function of
 (seed, episode index), and the dataset wrapper that yields episodes."""
-from typing import List, NamedTuple, Sequence, Union
+from typing import List, NamedTuple, Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -21,29 +21,39 @@ class Episode(NamedTuple):
     query: np.ndarray
 
 
-def sample_episode(class_to_indices: Sequence[np.ndarray], num_ways: int,
-                   num_shots: int, num_queries: int, seed: int,
-                   index: int) -> Episode:
+def sample_episode(class_to_indices: Sequence[np.ndarray],
+                   num_ways: int,
+                   num_shots: int,
+                   num_queries: int,
+                   seed: int,
+                   index: int,
+                   classes: Optional[Sequence[int]] = None) -> Episode:
     """Draw episode ``index`` of the stream defined by ``seed``.
 
     The random generator is keyed by (seed, index) only, so an episode is the
     same in every run, process, rank and after a resume, whatever episodes
     were drawn before it. Classes are distinct; support and query images of a
-    class are disjoint.
+    class are disjoint. ``classes`` (``num_ways`` global labels) fixes the
+    classes and draws only the images (hard-task episodes).
     """
     num_classes = len(class_to_indices)
     if num_ways > num_classes:
         raise ValueError(f'cannot draw {num_ways}-way episodes from '
                          f'{num_classes} classes')
     rng = np.random.default_rng([seed, index])
-    classes = rng.choice(num_classes, size=num_ways, replace=False)
+    if classes is None:
+        classes = rng.choice(num_classes, size=num_ways, replace=False)
+    else:
+        classes = np.asarray(classes)
+        if len(set(classes.tolist())) != num_ways:
+            raise ValueError(f'an episode needs {num_ways} distinct classes, '
+                             f'got {classes.tolist()}')
     support, query = [], []
     for c in classes:
         pool = class_to_indices[c]
         if len(pool) < num_shots + num_queries:
-            raise ValueError(
-                f'class {c} has {len(pool)} images, fewer than '
-                f'{num_shots} shots + {num_queries} queries')
+            raise ValueError(f'class {c} has {len(pool)} images, fewer than '
+                             f'{num_shots} shots + {num_queries} queries')
         picked = pool[rng.choice(
             len(pool), size=num_shots + num_queries, replace=False)]
         support.append(picked[:num_shots])
@@ -76,9 +86,9 @@ class EpisodicDataset:
                  seed: int = 0) -> None:
         self.dataset = (
             DATASETS.build(dataset) if isinstance(dataset, dict) else dataset)
-        for name, value, low in (('num_ways', num_ways, 1), ('num_shots',
-                                                              num_shots, 1),
-                                 ('num_queries', num_queries, 0),
+        for name, value, low in (('num_ways', num_ways,
+                                  1), ('num_shots', num_shots,
+                                       1), ('num_queries', num_queries, 0),
                                  ('num_episodes', num_episodes, 1)):
             if not isinstance(value, int) or value < low:
                 raise ValueError(f'EpisodicDataset: {name} must be an int '
@@ -113,8 +123,20 @@ class EpisodicDataset:
                               self.num_shots, self.num_queries, self.seed,
                               index)
 
+    def episode_of_classes(self, classes: Sequence[int], seed: int,
+                           index: int) -> dict:
+        """An item whose classes are ``classes`` (global labels), images
+        drawn by the stream (``seed``, ``index``): hard-task re-sampling."""
+        return self.item(
+            sample_episode(self.dataset.class_to_indices, self.num_ways,
+                           self.num_shots, self.num_queries, seed, index,
+                           classes))
+
     def __getitem__(self, index: int) -> dict:
-        ep = self.episode(index)
+        return self.item(self.episode(index))
+
+    def item(self, ep: Episode) -> dict:
+        """The images and labels of an episode."""
         indices = np.concatenate([ep.support, ep.query])
         items = [self.dataset[int(i)] for i in indices]
         episode_label = np.concatenate([

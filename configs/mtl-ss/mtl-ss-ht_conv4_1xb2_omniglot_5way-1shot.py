@@ -1,0 +1,6 @@
+# Sun et al. 2019 with hard-task (HT) meta-batches on Omniglot: after every
+# meta-batch, one more over the 5 classes with the lowest query accuracy,
+# new images.
+_base_ = ['./mtl-ss_conv4_1xb2_omniglot_5way-1shot.py']
+
+custom_hooks = [dict(type='HardTaskHook', interval=1)]

@@ -1,0 +1,3 @@
+from .hard_task_hook import HardTaskHook
+
+__all__ = ['HardTaskHook']

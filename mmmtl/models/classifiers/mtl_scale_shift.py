@@ -1,0 +1,184 @@
+"""Meta-transfer learning by scaling and shifting (Sun, Liu, Chua, Schiele,
+"Meta-Transfer Learning for Few-Shot Learning", CVPR 2019).
+
+Not the MTL classifier of Eshratifar et al. (joint transfer + MAML /
+Reptile training): that is :class:`MTL`.
+"""
+from typing import Dict, Optional, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch import Tensor
+from torch.func import functional_call
+
+from mmmtl.registry import MODELS
+from ..inner_loop import Params, adapt_tasks, inner_loop, map_tasks
+from ..scale_shift import convert_scale_shift
+from .base import BaseFewShotClassifier
+
+
+@MODELS.register_module()
+class MTLScaleShift(BaseFewShotClassifier):
+    """A pretrained backbone, frozen, whose convolutions are modulated by
+    meta-learned scaling and shifting (SS), plus an N-way linear base
+    learner adapted to each task by the shared inner loop.
+
+    Meta-training: per task, the base learner starts from its meta-learned
+    initialisation and takes ``num_inner_steps`` SGD steps on the support
+    features; the query loss at the adapted base learner updates the SS
+    parameters and the initialisation (second order by default). The tasks
+    of a meta-batch are embedded in one backbone pass and adapted with
+    ``torch.func.vmap``.
+
+    Pretraining is the transfer baseline's base training: load its
+    checkpoint with ``load_from`` (its backbone keys are kept; the SS
+    parameters start at scale 1, shift 0, so the network starts as the
+    pretrained one).
+
+    Batch norm: the pretrained layers are frozen, running statistics always
+    (the backbone stays in eval mode), so a task's result does not depend on
+    the other images of the batch.
+
+    Hard tasks (Sun et al.'s HT meta-batch): after each meta-batch the query
+    accuracy of every class is kept (:meth:`hardest_classes`);
+    :class:`HardTaskHook` re-samples tasks from the hardest ones.
+
+    Args:
+        backbone: backbone config (as pretrained).
+        base_learner: the N-way linear base learner's config with
+            ``in_channels`` (``num_classes`` is set to ``num_ways``).
+        num_ways: N of the episodes.
+        num_inner_steps: inner SGD steps in meta-training (paper: 20).
+        test_num_inner_steps: inner steps at meta-test (paper: 100).
+        inner_lr: inner SGD learning rate (paper: 0.01).
+        first_order: drop the second-order terms of the meta-gradient.
+        scale_mode: ``'out'`` (a scale per output channel) or ``'out_in'``
+            (per output and input channel) of each kernel.
+    """
+
+    def __init__(self,
+                 backbone: dict,
+                 base_learner: dict,
+                 num_ways: int,
+                 num_inner_steps: int = 20,
+                 test_num_inner_steps: int = 100,
+                 inner_lr: float = 0.01,
+                 first_order: bool = False,
+                 scale_mode: str = 'out',
+                 data_preprocessor: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(backbone, data_preprocessor, init_cfg)
+        convert_scale_shift(self.backbone, scale_mode)
+        base_learner = dict(base_learner)
+        if base_learner.setdefault('num_classes', num_ways) != num_ways:
+            raise ValueError(
+                f'MTLScaleShift: base_learner.num_classes '
+                f"({base_learner['num_classes']}) differs from num_ways "
+                f'({num_ways})')
+        self.base_learner = MODELS.build(base_learner)
+        self.num_ways = num_ways
+        self.num_inner_steps = num_inner_steps
+        self.test_num_inner_steps = test_num_inner_steps
+        self.inner_lr = inner_lr
+        self.first_order = first_order
+        self.class_accuracy: Dict[int, float] = {}
+
+    def train(self, mode: bool = True) -> 'MTLScaleShift':
+        super().train(mode)
+        self.backbone.eval()  # frozen pretrained batch norm
+        return self
+
+    def base_learner_loss(self, params: Params, feats: Tensor,
+                          labels: Tensor) -> Tensor:
+        return F.cross_entropy(
+            functional_call(self.base_learner, params, (feats, )), labels)
+
+    def _embed_episodes(self, inputs: Tensor,
+                        data_samples: dict) -> Tuple[Tensor, int]:
+        if inputs.dim() != 5 or 'episode_label' not in data_samples:
+            raise ValueError('MTLScaleShift meta-trains on episodic batches '
+                             '(EpisodicDataset + episode_collate)')
+        if data_samples['num_ways'] != self.num_ways:
+            raise ValueError(
+                f'MTLScaleShift has a {self.num_ways}-way base learner; got '
+                f"{data_samples['num_ways']}-way episodes")
+        feats = self.extract_feat(inputs.flatten(0, 1))
+        num_support = data_samples['num_ways'] * data_samples['num_shots']
+        return feats.unflatten(0, inputs.shape[:2]), num_support
+
+    def loss(self, inputs: Tensor, data_samples: dict) -> Dict[str, Tensor]:
+        """Mean query cross-entropy over the meta-batch after the inner
+        loop; records the query accuracy of each class."""
+        feats, ns = self._embed_episodes(inputs, data_samples)
+        labels = data_samples['episode_label']
+        fast = adapt_tasks(
+            self.base_learner_loss,
+            dict(self.base_learner.named_parameters()),
+            (feats[:, :ns], labels[:, :ns]),
+            num_steps=self.num_inner_steps,
+            lr=self.inner_lr,
+            first_order=self.first_order)
+
+        def evaluate(fast_t: Params, f: Tensor,
+                     y: Tensor) -> Tuple[Tensor, Tensor]:
+            scores = functional_call(self.base_learner, fast_t, (f, ))
+            return F.cross_entropy(scores, y), scores.argmax(-1) == y
+
+        losses, correct = map_tasks(evaluate,
+                                    (fast, feats[:, ns:], labels[:, ns:]))
+        self._record_class_accuracy(data_samples['gt_label'][:, ns:], correct)
+        return dict(
+            loss=losses.mean(), accuracy=correct.float().mean().detach() * 100)
+
+    def _record_class_accuracy(self, classes: Tensor, correct: Tensor) -> None:
+        classes, correct = classes.flatten(), correct.flatten().float()
+        unique, inverse = torch.unique(classes, return_inverse=True)
+        hits = torch.zeros(len(unique)).index_add_(0, inverse, correct.cpu())
+        counts = torch.bincount(inverse.cpu(), minlength=len(unique))
+        self.class_accuracy = {
+            int(c): float(h / n)
+            for c, h, n in zip(unique.tolist(), hits, counts)
+        }
+
+    def hardest_classes(self, num: int) -> Optional[list]:
+        """The ``num`` classes of the last meta-batch with the lowest query
+        accuracy (global labels; ties by label), or None before the first
+        meta-batch or when it held fewer classes."""
+        if len(self.class_accuracy) < num:
+            return None
+        ranked = sorted(
+            self.class_accuracy.items(), key=lambda kv: (kv[1], kv[0]))
+        return [c for c, _ in ranked[:num]]
+
+    def adapt(self, support: Tensor, labels: Tensor, num_ways: int) -> Params:
+        if num_ways != self.num_ways:
+            raise ValueError(
+                f'MTLScaleShift has a {self.num_ways}-way base learner; got '
+                f'{num_ways}-way episodes')
+        with torch.no_grad():
+            feats = self.extract_feat(support)
+        params = {
+            n: p.detach()
+            for n, p in self.base_learner.named_parameters()
+        }
+        fast = inner_loop(
+            lambda p: self.base_learner_loss(p, feats, labels),
+            params,
+            num_steps=self.test_num_inner_steps,
+            lr=self.inner_lr,
+            first_order=True)
+        return {n: p.detach() for n, p in fast.items()}
+
+    def predict(self, task_state: Params, query: Tensor) -> Tensor:
+        with torch.no_grad():
+            return functional_call(self.base_learner, task_state,
+                                   (self.extract_feat(query), ))
+
+    def ss_parameters(self) -> Dict[str, nn.Parameter]:
+        """The meta-learned scaling and shifting parameters, by name."""
+        return {
+            n: p
+            for n, p in self.named_parameters()
+            if n.rsplit('.', 1)[-1] in ('ss_scale', 'ss_shift')
+        }

@@ -1,0 +1,286 @@
+"""Sun et al.'s meta-transfer learning: SS convolutions equal the pretrained
+ones at scale 1 / shift 0, pretrained weights stay frozen, the meta-gradient
+reaches SS (checked against finite differences), hard-task sampling picks
+the worst classes, and load_from of a transfer checkpoint through the
+tools."""
+import glob
+import os.path as osp
+import sys
+import types
+
+import pytest
+import torch
+import torch.nn as nn
+from mmengine.logging import MessageHub
+from mmengine.optim import OptimWrapper
+
+from conftest import REPO
+from mmmtl.engine import HardTaskHook
+from mmmtl.models.scale_shift import ScaleShiftConv2d, convert_scale_shift
+from mmmtl.registry import DATASETS, MODELS
+
+sys.path.insert(0, osp.join(REPO, 'tools'))
+import test as test_tool  # noqa: E402
+import train as train_tool  # noqa: E402
+
+WAYS, SHOTS, QUERIES, TASKS = 3, 2, 2, 2
+
+
+def build(**kwargs):
+    torch.manual_seed(0)
+    cfg = dict(
+        type='MTLScaleShift',
+        backbone=dict(type='Conv4', in_channels=1, channels=(3, 3)),
+        base_learner=dict(type='LinearHead', in_channels=12),
+        num_ways=WAYS,
+        num_inner_steps=3,
+        test_num_inner_steps=5,
+        inner_lr=0.3)
+    cfg.update(kwargs)
+    model = MODELS.build(cfg).double()
+    with torch.no_grad():  # non-trivial pretrained BN statistics
+        for m in model.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 2.0)
+    return model
+
+
+def meta_batch(seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    per_task = WAYS * (SHOTS + QUERIES)
+    inputs = torch.randn(
+        TASKS, per_task, 1, 8, 8, generator=gen, dtype=torch.float64)
+    episode = torch.cat([
+        torch.arange(WAYS).repeat_interleave(SHOTS),
+        torch.arange(WAYS).repeat_interleave(QUERIES)
+    ]).repeat(TASKS, 1)
+    return inputs, dict(
+        episode_label=episode,
+        gt_label=episode + 10 * torch.arange(TASKS).unsqueeze(1),
+        num_ways=WAYS,
+        num_shots=SHOTS,
+        num_queries=QUERIES)
+
+
+@pytest.mark.parametrize('scale_mode', ['out', 'out_in'])
+def test_identity_ss_equals_the_pretrained_network(scale_mode):
+    torch.manual_seed(0)
+    pretrained = MODELS.build(
+        dict(type='Conv4', in_channels=1, channels=(4, 5))).double().eval()
+    x = torch.randn(6, 1, 8, 8, dtype=torch.float64)
+    expected = pretrained(x)
+    ss = convert_scale_shift(pretrained, scale_mode)
+    convs = [m for m in ss.modules() if isinstance(m, ScaleShiftConv2d)]
+    assert len(convs) == 2
+    assert convs[1].ss_scale.shape == ((5, 1, 1, 1) if scale_mode == 'out' else
+                                       (5, 4, 1, 1))
+    assert torch.equal(ss(x), expected)
+    with torch.no_grad():
+        convs[0].ss_scale.fill_(2.0)
+    assert not torch.allclose(ss(x), expected)
+
+
+def test_1x1_shortcuts_keep_no_ss():
+    net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Conv2d(4, 4, 1))
+    convert_scale_shift(net)
+    assert isinstance(net[0], ScaleShiftConv2d)
+    assert type(net[1]) is nn.Conv2d and not net[1].weight.requires_grad
+
+
+def test_meta_training_moves_only_ss_and_the_base_learner():
+    model = build()
+    frozen = {
+        n: t.clone()
+        for n, t in model.state_dict().items()
+        if n.startswith('backbone.') and 'ss_' not in n
+    }
+    assert any(n.endswith('running_mean') for n in frozen)
+    ss = model.ss_parameters()
+    assert len(ss) == 4  # scale and shift of two convolutions
+    start = {n: p.detach().clone() for n, p in model.named_parameters()}
+    optimizer = torch.optim.Adam(
+        [p for p in model.parameters() if p.requires_grad], lr=1e-2)
+    model.train()
+    for step in range(3):
+        optimizer.zero_grad()
+        model.loss(*meta_batch(step))['loss'].backward()
+        for name, p in model.named_parameters():
+            if name in ss:
+                assert p.grad is not None and p.grad.abs().sum() > 0, name
+            elif name.startswith('backbone.'):
+                assert p.grad is None, name
+        optimizer.step()
+    for name, value in frozen.items():
+        assert torch.equal(model.state_dict()[name], value), name
+    moved = {
+        n
+        for n, p in model.named_parameters()
+        if not torch.equal(p.detach(), start[n])
+    }
+    assert moved == set(ss) | {
+        'base_learner.fc.weight', 'base_learner.fc.bias'
+    }
+
+
+def test_second_order_meta_gradient_matches_finite_difference():
+    model = build()
+    model.train()
+    loss = model.loss(*meta_batch())['loss']
+    params = {
+        **model.ss_parameters(),
+        **dict(model.base_learner.named_parameters())
+    }
+    grads = torch.autograd.grad(loss, list(params.values()))
+    gen = torch.Generator().manual_seed(1)
+    direction = [
+        torch.randn(p.shape, generator=gen, dtype=p.dtype)
+        for p in params.values()
+    ]
+    eps, values = 1e-6, []
+    for sign in (1, -1):
+        with torch.no_grad():
+            for p, d in zip(params.values(), direction):
+                p.add_(sign * eps * d)
+            values.append(model.loss(*meta_batch())['loss'])
+            for p, d in zip(params.values(), direction):
+                p.sub_(sign * eps * d)
+    numeric = (values[0] - values[1]) / (2 * eps)
+    analytic = sum((g * d).sum() for g, d in zip(grads, direction))
+    assert torch.allclose(analytic, numeric, rtol=1e-6, atol=1e-9)
+
+
+def test_meta_test_adapts_the_base_learner_only():
+    model = build().eval()
+    inputs, samples = meta_batch()
+    support = inputs[0, :WAYS * SHOTS]
+    labels = samples['episode_label'][0, :WAYS * SHOTS]
+    state = model.adapt(support, labels, WAYS)
+    assert set(state) == {'fc.weight', 'fc.bias'}
+    assert not torch.equal(state['fc.weight'],
+                           model.base_learner.fc.weight.detach())
+    scores = model.predict(state, inputs[0, WAYS * SHOTS:])
+    assert scores.shape == (WAYS * QUERIES, WAYS)
+    with pytest.raises(ValueError, match='3-way base learner'):
+        model.adapt(support, labels, 5)
+
+
+def test_hardest_classes_are_those_with_the_lowest_query_accuracy():
+    model = build()
+    classes = torch.tensor([[4, 4, 7, 7], [9, 9, 2, 2]])
+    correct = torch.tensor([[True, True, False, True],
+                            [False, False, True, True]])
+    model._record_class_accuracy(classes, correct)
+    assert model.class_accuracy == {4: 1.0, 7: 0.5, 9: 0.0, 2: 1.0}
+    assert model.hardest_classes(2) == [9, 7]
+    assert model.hardest_classes(3) == [9, 7, 2]  # ties: lower label first
+    assert model.hardest_classes(5) is None
+
+
+def test_hard_task_hook_trains_a_meta_batch_of_the_hardest_classes(
+        tiny_omniglot):
+    root, _ = tiny_omniglot
+    episodes = DATASETS.build(
+        dict(
+            type='EpisodicDataset',
+            num_ways=3,
+            num_shots=1,
+            num_queries=1,
+            num_episodes=100,
+            dataset=dict(
+                type='Omniglot',
+                data_root=root,
+                split='train',
+                image_size=8,
+                pipeline=[dict(type='ImageToTensor', keys=['img'])])))
+    model = MODELS.build(
+        dict(
+            type='MTLScaleShift',
+            backbone=dict(type='Conv4', in_channels=1, channels=(3, 3)),
+            base_learner=dict(type='LinearHead', in_channels=12),
+            num_ways=3,
+            num_inner_steps=1))
+    model.class_accuracy = {c: 1.0 for c in range(20)}
+    model.class_accuracy.update({5: 0.1, 11: 0.0, 2: 0.3})
+    seen = []
+    train_step = model.train_step
+    model.train_step = lambda data, optim_wrapper: seen.append(data) or (
+        train_step(data, optim_wrapper))
+    runner = types.SimpleNamespace(
+        model=model,
+        iter=6,
+        train_dataloader=types.SimpleNamespace(dataset=episodes, batch_size=2),
+        optim_wrapper=OptimWrapper(
+            torch.optim.SGD([p for p in model.parameters() if p.requires_grad],
+                            lr=0.1)),
+        message_hub=MessageHub.get_instance('test_hard_task_hook'))
+    HardTaskHook(interval=1).after_train_iter(runner, 6)
+    (batch, ) = seen
+    assert batch['img'].shape[:2] == (2, 6)
+    for labels in batch['gt_label']:
+        assert labels[:3].tolist() == [11, 5, 2]  # class-major, hardest first
+    assert 'train/hard_loss' in runner.message_hub.log_scalars
+    # the next meta-batch's class accuracy came from the hard tasks
+    assert set(model.class_accuracy) == {11, 5, 2}
+
+
+def test_load_from_a_transfer_checkpoint_and_meta_test(tiny_omniglot,
+                                                       tmp_path):
+    root, _ = tiny_omniglot
+    data = [
+        f'val_dataloader.dataset.dataset.data_root={root}',
+        f'test_dataloader.dataset.dataset.data_root={root}',
+        'val_dataloader.dataset.num_ways=3',
+        'val_dataloader.dataset.num_queries=2',
+        'val_dataloader.dataset.num_episodes=2',
+        'test_dataloader.dataset.num_ways=3',
+        'test_dataloader.dataset.num_queries=2',
+        'model.backbone.channels=[8,8,8,8]', 'default_hooks.logger.interval=1'
+    ]
+    pretrain = str(tmp_path / 'pretrain')
+    train_tool.main([
+        osp.join(
+            REPO, 'configs/transfer/'
+            'baseline_conv4_1xb128_omniglot_5way-1shot.py'), '--work-dir',
+        pretrain, '--cfg-options',
+        f'train_dataloader.dataset.data_root={root}',
+        'train_dataloader.batch_size=8', 'model.head.in_channels=8',
+        'model.head.num_classes=20', 'model.finetune_cfg.num_steps=3',
+        'train_cfg.max_iters=2', 'train_cfg.val_interval=2', *data
+    ])
+    pretrained = torch.load(
+        osp.join(pretrain, 'iter_2.pth'),
+        map_location='cpu',
+        weights_only=False)['state_dict']
+    config = osp.join(
+        REPO, 'configs/mtl-ss/mtl-ss-ht_conv4_1xb2_omniglot_5way-1shot.py')
+    work = str(tmp_path / 'ss')
+    options = [
+        f'load_from={osp.join(pretrain, "iter_2.pth")}',
+        f'train_dataloader.dataset.dataset.data_root={root}',
+        'train_dataloader.dataset.num_ways=3',
+        'train_dataloader.dataset.num_queries=2', 'model.num_ways=3',
+        'model.base_learner.in_channels=8', 'model.num_inner_steps=2',
+        'model.test_num_inner_steps=2', 'train_cfg.max_iters=2',
+        'train_cfg.val_interval=2', *data
+    ]
+    train_tool.main([config, '--work-dir', work, '--cfg-options', *options])
+    state = torch.load(
+        osp.join(work, 'iter_2.pth'), map_location='cpu',
+        weights_only=False)['state_dict']
+    convs = [
+        k for k in pretrained
+        if k.startswith('backbone.') and k.endswith('0.weight')
+    ]
+    assert convs
+    for key in pretrained:
+        if key.startswith('backbone.'):
+            assert torch.equal(state[key], pretrained[key]), key
+    assert any(not torch.equal(v, torch.ones_like(v))
+               for k, v in state.items() if k.endswith('ss_scale'))
+    (row, ) = test_tool.main([
+        config,
+        glob.glob(osp.join(work, 'best_accuracy_mean_iter_*.pth'))[0],
+        '--work-dir', work, '--episodes', '3', '--cfg-options', *options
+    ])
+    assert row['num_ways'] == 3 and 0 <= row['accuracy_mean'] <= 100
