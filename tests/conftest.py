@@ -90,3 +90,33 @@ def tiny_omniglot(tmp_path):
     root = tmp_path / 'omniglot'
     names = write_tiny_omniglot(str(root))
     return str(root), names
+
+
+def random_meta_batch(ways, shots, queries, tasks, num_classes, seed=0,
+                      size=8):
+    """T random float64 episodes in the collated format (support first):
+    images [T, N*(K+Q), 1, size, size] and their labels, each task's
+    classes drawn from ``num_classes`` global ones."""
+    gen = torch.Generator().manual_seed(seed)
+    inputs = torch.randn(
+        tasks,
+        ways * (shots + queries),
+        1,
+        size,
+        size,
+        generator=gen,
+        dtype=torch.float64)
+    episode = torch.cat([
+        torch.arange(ways).repeat_interleave(shots),
+        torch.arange(ways).repeat_interleave(queries)
+    ]).repeat(tasks, 1)
+    classes = torch.stack([
+        torch.randperm(num_classes, generator=gen)[:ways]
+        for _ in range(tasks)
+    ])
+    return inputs, dict(
+        episode_label=episode,
+        gt_label=torch.gather(classes, 1, episode),
+        num_ways=ways,
+        num_shots=shots,
+        num_queries=queries)

@@ -9,7 +9,7 @@ import textwrap
 import pytest
 import torch
 
-from conftest import REPO
+from conftest import REPO, random_meta_batch
 from mmmtl.registry import MODELS
 
 sys.path.insert(0, osp.join(REPO, 'tools'))
@@ -69,22 +69,7 @@ def standalone(branch_cfg, mtl, branch_name):
 
 
 def meta_batch(seed=0):
-    gen = torch.Generator().manual_seed(seed)
-    per_task = WAYS * (SHOTS + QUERIES)
-    inputs = torch.randn(
-        TASKS, per_task, 1, 8, 8, generator=gen, dtype=torch.float64)
-    episode = torch.cat([
-        torch.arange(WAYS).repeat_interleave(SHOTS),
-        torch.arange(WAYS).repeat_interleave(QUERIES)
-    ]).repeat(TASKS, 1)
-    classes = torch.stack(
-        [torch.randperm(CLASSES, generator=gen)[:WAYS] for _ in range(TASKS)])
-    return inputs, dict(
-        episode_label=episode,
-        gt_label=torch.gather(classes, 1, episode),
-        num_ways=WAYS,
-        num_shots=SHOTS,
-        num_queries=QUERIES)
+    return random_meta_batch(WAYS, SHOTS, QUERIES, TASKS, CLASSES, seed)
 
 
 def sgd_step(model):

@@ -14,7 +14,7 @@ import torch.nn as nn
 from mmengine.logging import MessageHub
 from mmengine.optim import OptimWrapper
 
-from conftest import REPO
+from conftest import REPO, random_meta_batch
 from mmmtl.engine import HardTaskHook
 from mmmtl.models.scale_shift import ScaleShiftConv2d, convert_scale_shift
 from mmmtl.registry import DATASETS, MODELS
@@ -47,20 +47,7 @@ def build(**kwargs):
 
 
 def meta_batch(seed=0):
-    gen = torch.Generator().manual_seed(seed)
-    per_task = WAYS * (SHOTS + QUERIES)
-    inputs = torch.randn(
-        TASKS, per_task, 1, 8, 8, generator=gen, dtype=torch.float64)
-    episode = torch.cat([
-        torch.arange(WAYS).repeat_interleave(SHOTS),
-        torch.arange(WAYS).repeat_interleave(QUERIES)
-    ]).repeat(TASKS, 1)
-    return inputs, dict(
-        episode_label=episode,
-        gt_label=episode + 10 * torch.arange(TASKS).unsqueeze(1),
-        num_ways=WAYS,
-        num_shots=SHOTS,
-        num_queries=QUERIES)
+    return random_meta_batch(WAYS, SHOTS, QUERIES, TASKS, 20, seed)
 
 
 @pytest.mark.parametrize('scale_mode', ['out', 'out_in'])
