@@ -50,7 +50,7 @@ R20=configs/reptile/reptile_conv4_1xb5_omniglot_20way-1shot.py
 MR20=configs/mtl/mtl-reptile_conv4_1xb5_omniglot_20way-1shot.py
 T=configs/transfer/baseline_conv4_1xb128_omniglot_5way-1shot.py
 
-run transfer "$T" 1500 "5 20" param_scheduler.0.end=1500
+run transfer "$T" 2400 "5 20" param_scheduler.0.end=2400
 run maml_5way "$M" 3000 5 train_dataloader.batch_size=8
 run mtl-maml_5way "$MM" 2400 5 train_dataloader.batch_size=8
 run maml_20way "$M20" 1000 20 train_dataloader.batch_size=4 \

@@ -67,7 +67,9 @@ def test_meta_config_builds_and_matches_its_name(path):
     meta = model.meta_branch if cfg.model.type == 'MTL' else model
     head = getattr(meta, 'head', getattr(meta, 'base_learner', None))
     if head is not None:
-        assert head.fc.in_features == feats.shape[1], path
+        in_features = (head.fc.in_features
+                       if hasattr(head, 'fc') else head.weight.shape[1])
+        assert in_features == feats.shape[1], path
         assert meta.num_ways == train_episodes.num_ways == ways, path
     if cfg.model.type == 'MTL':
         head = model.transfer_branch.head.fc

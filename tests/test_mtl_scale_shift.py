@@ -110,14 +110,14 @@ def test_meta_training_moves_only_ss_and_the_base_learner():
     }
 
 
-def test_second_order_meta_gradient_matches_finite_difference():
-    model = build()
+@pytest.mark.parametrize('init', ['meta', 'prototypes'])
+def test_second_order_meta_gradient_matches_finite_difference(init):
+    model = build(base_learner_init=init)
     model.train()
     loss = model.loss(*meta_batch())['loss']
-    params = {
-        **model.ss_parameters(),
-        **dict(model.base_learner.named_parameters())
-    }
+    params = model.ss_parameters()
+    if init == 'meta':
+        params.update(model.base_learner.named_parameters())
     grads = torch.autograd.grad(loss, list(params.values()))
     gen = torch.Generator().manual_seed(1)
     direction = [
@@ -150,6 +150,37 @@ def test_meta_test_adapts_the_base_learner_only():
     assert scores.shape == (WAYS * QUERIES, WAYS)
     with pytest.raises(ValueError, match='3-way base learner'):
         model.adapt(support, labels, 5)
+
+
+def test_prototype_init_at_identity_ss_is_the_transfer_baselines_test_head():
+    """With SS at scale 1 / shift 0, a cosine base learner imprinted with
+    the class means and fine-tuned is the transfer baseline's meta-test."""
+    ss = build(
+        base_learner=dict(type='CosineHead', in_channels=12, scale=10.0),
+        base_learner_init='prototypes',
+        test_num_inner_steps=7,
+        inner_lr=0.5).eval()
+    transfer = MODELS.build(
+        dict(
+            type='TransferClassifier',
+            backbone=dict(type='Conv4', in_channels=1, channels=(3, 3)),
+            head=dict(type='LinearHead', in_channels=12, num_classes=4),
+            finetune_cfg=dict(
+                head=dict(type='CosineHead', scale=10.0),
+                num_steps=7,
+                lr=0.5,
+                init='prototypes'))).double().eval()
+    transfer.backbone.load_state_dict({
+        k: v
+        for k, v in ss.backbone.state_dict().items() if 'ss_' not in k
+    })
+    inputs, samples = meta_batch()
+    support = inputs[0, :WAYS * SHOTS]
+    labels = samples['episode_label'][0, :WAYS * SHOTS]
+    query = inputs[0, WAYS * SHOTS:]
+    torch.testing.assert_close(
+        ss.predict(ss.adapt(support, labels, WAYS), query),
+        transfer.predict(transfer.adapt(support, labels, WAYS), query))
 
 
 def test_hardest_classes_are_those_with_the_lowest_query_accuracy():

@@ -13,9 +13,12 @@ from torch import Tensor
 from torch.func import functional_call
 
 from mmmtl.registry import MODELS
-from ..inner_loop import Params, adapt_tasks, inner_loop, map_tasks
+from ..inner_loop import Params, inner_loop, map_tasks
 from ..scale_shift import convert_scale_shift
 from .base import BaseFewShotClassifier
+from .protonet import class_means
+
+BASE_LEARNER_INITS = ('meta', 'prototypes')
 
 
 @MODELS.register_module()
@@ -55,6 +58,12 @@ class MTLScaleShift(BaseFewShotClassifier):
         first_order: drop the second-order terms of the meta-gradient.
         scale_mode: ``'out'`` (a scale per output channel) or ``'out_in'``
             (per output and input channel) of each kernel.
+        base_learner_init: where each task's base learner starts:
+            ``'meta'`` (the paper: a meta-learned initialisation) or
+            ``'prototypes'`` (the support class means through the head's
+            ``prototype_params``, e.g. a cosine head imprinted with them, as
+            the transfer baseline's test head; then only SS is
+            meta-learned).
     """
 
     def __init__(self,
@@ -66,8 +75,13 @@ class MTLScaleShift(BaseFewShotClassifier):
                  inner_lr: float = 0.01,
                  first_order: bool = False,
                  scale_mode: str = 'out',
+                 base_learner_init: str = 'meta',
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
+        if base_learner_init not in BASE_LEARNER_INITS:
+            raise ValueError(f'MTLScaleShift: base_learner_init must be one '
+                             f'of {BASE_LEARNER_INITS}, got '
+                             f'{base_learner_init!r}')
         super().__init__(backbone, data_preprocessor, init_cfg)
         convert_scale_shift(self.backbone, scale_mode)
         base_learner = dict(base_learner)
@@ -82,12 +96,30 @@ class MTLScaleShift(BaseFewShotClassifier):
         self.test_num_inner_steps = test_num_inner_steps
         self.inner_lr = inner_lr
         self.first_order = first_order
+        self.base_learner_init = base_learner_init
         self.class_accuracy: Dict[int, float] = {}
 
     def train(self, mode: bool = True) -> 'MTLScaleShift':
         super().train(mode)
         self.backbone.eval()  # frozen pretrained batch norm
         return self
+
+    def initial_params(self, feats: Tensor, labels: Tensor) -> Params:
+        """The base learner's starting weights for a task."""
+        if self.base_learner_init == 'prototypes':
+            return self.base_learner.prototype_params(
+                class_means(feats, labels, self.num_ways))
+        return dict(self.base_learner.named_parameters())
+
+    def _adapt_one(self, feats: Tensor, labels: Tensor) -> Params:
+        """Meta-training inner loop of one task (differentiable unless
+        ``first_order``)."""
+        return inner_loop(
+            lambda p: self.base_learner_loss(p, feats, labels),
+            self.initial_params(feats, labels),
+            num_steps=self.num_inner_steps,
+            lr=self.inner_lr,
+            first_order=self.first_order)
 
     def base_learner_loss(self, params: Params, feats: Tensor,
                           labels: Tensor) -> Tensor:
@@ -112,13 +144,7 @@ class MTLScaleShift(BaseFewShotClassifier):
         loop; records the query accuracy of each class."""
         feats, ns = self._embed_episodes(inputs, data_samples)
         labels = data_samples['episode_label']
-        fast = adapt_tasks(
-            self.base_learner_loss,
-            dict(self.base_learner.named_parameters()),
-            (feats[:, :ns], labels[:, :ns]),
-            num_steps=self.num_inner_steps,
-            lr=self.inner_lr,
-            first_order=self.first_order)
+        fast = map_tasks(self._adapt_one, (feats[:, :ns], labels[:, :ns]))
 
         def evaluate(fast_t: Params, f: Tensor,
                      y: Tensor) -> Tuple[Tensor, Tensor]:
@@ -160,7 +186,7 @@ class MTLScaleShift(BaseFewShotClassifier):
             feats = self.extract_feat(support)
         params = {
             n: p.detach()
-            for n, p in self.base_learner.named_parameters()
+            for n, p in self.initial_params(feats, labels).items()
         }
         fast = inner_loop(
             lambda p: self.base_learner_loss(p, feats, labels),
