@@ -33,12 +33,11 @@ def test_every_config_is_named_by_the_convention():
         match = NAME.match(osp.basename(path))
         assert match, path
         folder = osp.basename(osp.dirname(path))
-        methods = dict(
-            transfer=('baseline', 'baseline-plus'),
-            mtl=('mtl-maml', 'mtl-reptile'),
-            **{
-                'mtl-ss': ('mtl-ss', 'mtl-ss-ht')
-            }).get(folder, (folder, ))
+        methods = {
+            'transfer': ('baseline', 'baseline-plus'),
+            'mtl': ('mtl-maml', 'mtl-reptile'),
+            'mtl-ss': ('mtl-ss', 'mtl-ss-ht', 'mtl-ss-proto')
+        }.get(folder, (folder, ))
         assert match['method'] in methods, path
 
 
