@@ -302,3 +302,13 @@ def test_load_from_a_transfer_checkpoint_and_meta_test(tiny_omniglot,
         '--work-dir', work, '--episodes', '3', '--cfg-options', *options
     ])
     assert row['num_ways'] == 3 and 0 <= row['accuracy_mean'] <= 100
+
+
+def test_bad_options_are_named():
+    with pytest.raises(ValueError, match='base_learner_init must be one of'):
+        build(base_learner_init='zeros')
+    with pytest.raises(ValueError, match='scale_mode must be one of'):
+        build(scale_mode='in')
+    with pytest.raises(ValueError, match='differs from num_ways'):
+        build(base_learner=dict(
+            type='LinearHead', in_channels=12, num_classes=5))

@@ -52,7 +52,9 @@ class ScaleShiftConv2d(nn.Conv2d):
         return ss
 
     def forward(self, x: Tensor) -> Tensor:
-        bias = self.ss_shift if self.bias is None else self.bias + self.ss_shift
+        bias = self.ss_shift
+        if self.bias is not None:
+            bias = self.bias + bias
         return self._conv_forward(x, self.weight * self.ss_scale, bias)
 
 

@@ -1,7 +1,7 @@
 # Meta-transfer learning by scaling and shifting (Sun et al. 2019) on the
 # Omniglot transfer baseline's Conv4 (64 features, running-statistics BN):
 # start from its checkpoint with
-#   --cfg-options load_from=work_dirs/<baseline run>/best_accuracy_mean_iter_N.pth
+#   --cfg-options load_from=work_dirs/<baseline>/best_accuracy_mean_iter_N.pth
 # The convolutions and BN are frozen; SS (scale per output channel) and the
 # N-way base learner's initialisation are meta-learned. Inner loop as the
 # paper: SGD lr 0.01, 20 steps (100 at meta-test), second order.

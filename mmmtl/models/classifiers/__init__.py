@@ -8,6 +8,6 @@ from .reptile import Reptile
 from .transfer import TransferClassifier
 
 __all__ = [
-    'BaseFewShotClassifier', 'GradientMetaLearner', 'MAML', 'MTL', 'MTLScaleShift', 'ProtoNet',
-    'Reptile', 'TransferClassifier'
+    'BaseFewShotClassifier', 'GradientMetaLearner', 'MAML', 'MTL',
+    'MTLScaleShift', 'ProtoNet', 'Reptile', 'TransferClassifier'
 ]
