@@ -251,12 +251,15 @@ def test_predict_before_adapt_and_bad_arrays(custom_task):
 @pytest.mark.parametrize('config', [
     'protonet/protonet_conv4_1xb1_omniglot_5way-1shot.py',
     'maml/maml_conv4_1xb32_omniglot_5way-1shot.py',
-    'reptile/reptile_conv4_1xb5_omniglot_5way-1shot.py'
+    'reptile/reptile_conv4_1xb5_omniglot_5way-1shot.py',
+    'mtl/mtl-maml_conv4_1xb8_omniglot_5way-1shot.py',
+    'mtl-ss/mtl-ss_conv4_1xb2_omniglot_5way-1shot.py'
 ])
 def test_meta_learners_through_the_same_protocol(custom_task, tmp_path,
                                                  config):
     """Any classifier of the meta-test protocol adapts, predicts and reloads
-    (ProtoNet, MAML, Reptile, from a weights-only state_dict checkpoint)."""
+    (ProtoNet, MAML, Reptile, MTL, Sun et al.'s SS, from a weights-only
+    state_dict checkpoint)."""
     _, support, queries, _ = custom_task
     config = osp.join(REPO, 'configs', config)
     torch.manual_seed(0)
