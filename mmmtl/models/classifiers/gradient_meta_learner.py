@@ -10,8 +10,8 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.func import functional_call
 
-from mmmtl.registry import MODELS
 from ..batch_stats_norm import convert_batch_stats_norm
+from ..heads.n_way import build_n_way_head
 from ..inner_loop import (Params, adapt_tasks, inner_loop, map_tasks,
                           select_params)
 from .base import BaseFewShotClassifier
@@ -104,11 +104,7 @@ class GradientMetaLearner(BaseFewShotClassifier):
                 and test_num_inner_steps != num_inner_steps):
             raise ValueError(f'{name}: per-step learned rates need '
                              'test_num_inner_steps == num_inner_steps')
-        head = dict(head)
-        if head.setdefault('num_classes', num_ways) != num_ways:
-            raise ValueError(f"{name}: head.num_classes ({head['num_classes']}"
-                             f') differs from num_ways ({num_ways})')
-        self.head = MODELS.build(head)
+        self.head = build_n_way_head(head, num_ways, f'{name}: head')
         self.num_ways = num_ways
         self.num_inner_steps = num_inner_steps
         self.test_num_inner_steps = test_num_inner_steps

@@ -13,6 +13,7 @@ from torch import Tensor
 from torch.func import functional_call
 
 from mmmtl.registry import MODELS
+from ..heads.n_way import build_n_way_head
 from ..inner_loop import Params, inner_loop, map_tasks
 from ..scale_shift import convert_scale_shift
 from .base import BaseFewShotClassifier
@@ -84,13 +85,8 @@ class MTLScaleShift(BaseFewShotClassifier):
                              f'{base_learner_init!r}')
         super().__init__(backbone, data_preprocessor, init_cfg)
         convert_scale_shift(self.backbone, scale_mode)
-        base_learner = dict(base_learner)
-        if base_learner.setdefault('num_classes', num_ways) != num_ways:
-            raise ValueError(
-                f'MTLScaleShift: base_learner.num_classes '
-                f"({base_learner['num_classes']}) differs from num_ways "
-                f'({num_ways})')
-        self.base_learner = MODELS.build(base_learner)
+        self.base_learner = build_n_way_head(base_learner, num_ways,
+                                             'MTLScaleShift: base_learner')
         self.num_ways = num_ways
         self.num_inner_steps = num_inner_steps
         self.test_num_inner_steps = test_num_inner_steps
