@@ -1,3 +1,4 @@
 from .hard_task_hook import HardTaskHook
+from .time_budget_hook import TimeBudgetHook
 
-__all__ = ['HardTaskHook']
+__all__ = ['HardTaskHook', 'TimeBudgetHook']
