@@ -14,7 +14,10 @@ METHODS = ('transfer', 'maml', 'mtl-maml', 'reptile', 'mtl-reptile')
 
 def latest_results(run_dir):
     files = sorted(glob.glob(osp.join(run_dir, 'meta_test_*.json')))
-    return json.load(open(files[-1]))['results'] if files else []
+    if not files:
+        return []
+    with open(files[-1]) as f:
+        return json.load(f)['results']
 
 
 def collect(out_dir):
@@ -54,4 +57,5 @@ if __name__ == '__main__':
     print(table(cells))
     times = osp.join(out_dir, 'train_times.txt')
     if osp.isfile(times):
-        print('\n' + open(times).read())
+        with open(times) as f:
+            print('\n' + f.read())

@@ -86,10 +86,10 @@ class EpisodicDataset:
                  seed: int = 0) -> None:
         self.dataset = (
             DATASETS.build(dataset) if isinstance(dataset, dict) else dataset)
-        for name, value, low in (('num_ways', num_ways,
-                                  1), ('num_shots', num_shots,
-                                       1), ('num_queries', num_queries, 0),
-                                 ('num_episodes', num_episodes, 1)):
+        bounds = (('num_ways', num_ways, 1), ('num_shots', num_shots, 1),
+                  ('num_queries', num_queries, 0), ('num_episodes',
+                                                    num_episodes, 1))
+        for name, value, low in bounds:
             if not isinstance(value, int) or value < low:
                 raise ValueError(f'EpisodicDataset: {name} must be an int '
                                  f'>= {low}, got {value!r}')

@@ -4,6 +4,7 @@
 Not the MTL classifier of Eshratifar et al. (joint transfer + MAML /
 Reptile training): that is :class:`MTL`.
 """
+from functools import partial
 from typing import Dict, Optional, Tuple
 
 import torch
@@ -107,15 +108,21 @@ class MTLScaleShift(BaseFewShotClassifier):
                 class_means(feats, labels, self.num_ways))
         return dict(self.base_learner.named_parameters())
 
-    def _adapt_one(self, feats: Tensor, labels: Tensor) -> Params:
-        """Meta-training inner loop of one task (differentiable unless
-        ``first_order``)."""
+    def _adapt_one(self, feats: Tensor, labels: Tensor, num_steps: int,
+                   first_order: bool) -> Params:
+        """The inner loop of one task from :meth:`initial_params`."""
         return inner_loop(
             lambda p: self.base_learner_loss(p, feats, labels),
             self.initial_params(feats, labels),
-            num_steps=self.num_inner_steps,
+            num_steps=num_steps,
             lr=self.inner_lr,
-            first_order=self.first_order)
+            first_order=first_order)
+
+    def _check_ways(self, num_ways: int) -> None:
+        if num_ways != self.num_ways:
+            raise ValueError(
+                f'MTLScaleShift has a {self.num_ways}-way base learner; got '
+                f'{num_ways}-way episodes')
 
     def base_learner_loss(self, params: Params, feats: Tensor,
                           labels: Tensor) -> Tensor:
@@ -127,10 +134,7 @@ class MTLScaleShift(BaseFewShotClassifier):
         if inputs.dim() != 5 or 'episode_label' not in data_samples:
             raise ValueError('MTLScaleShift meta-trains on episodic batches '
                              '(EpisodicDataset + episode_collate)')
-        if data_samples['num_ways'] != self.num_ways:
-            raise ValueError(
-                f'MTLScaleShift has a {self.num_ways}-way base learner; got '
-                f"{data_samples['num_ways']}-way episodes")
+        self._check_ways(data_samples['num_ways'])
         feats = self.extract_feat(inputs.flatten(0, 1))
         num_support = data_samples['num_ways'] * data_samples['num_shots']
         return feats.unflatten(0, inputs.shape[:2]), num_support
@@ -140,7 +144,12 @@ class MTLScaleShift(BaseFewShotClassifier):
         loop; records the query accuracy of each class."""
         feats, ns = self._embed_episodes(inputs, data_samples)
         labels = data_samples['episode_label']
-        fast = map_tasks(self._adapt_one, (feats[:, :ns], labels[:, :ns]))
+        fast = map_tasks(
+            partial(
+                self._adapt_one,
+                num_steps=self.num_inner_steps,
+                first_order=self.first_order),
+            (feats[:, :ns], labels[:, :ns]))
 
         def evaluate(fast_t: Params, f: Tensor,
                      y: Tensor) -> Tuple[Tensor, Tensor]:
@@ -174,22 +183,15 @@ class MTLScaleShift(BaseFewShotClassifier):
         return [c for c, _ in ranked[:num]]
 
     def adapt(self, support: Tensor, labels: Tensor, num_ways: int) -> Params:
-        if num_ways != self.num_ways:
-            raise ValueError(
-                f'MTLScaleShift has a {self.num_ways}-way base learner; got '
-                f'{num_ways}-way episodes')
+        self._check_ways(num_ways)
+        # no graph to the meta-learned weights (torch.func.grad in the inner
+        # loop ignores this outer no_grad)
         with torch.no_grad():
-            feats = self.extract_feat(support)
-        params = {
-            n: p.detach()
-            for n, p in self.initial_params(feats, labels).items()
-        }
-        fast = inner_loop(
-            lambda p: self.base_learner_loss(p, feats, labels),
-            params,
-            num_steps=self.test_num_inner_steps,
-            lr=self.inner_lr,
-            first_order=True)
+            fast = self._adapt_one(
+                self.extract_feat(support),
+                labels,
+                self.test_num_inner_steps,
+                first_order=True)
         return {n: p.detach() for n, p in fast.items()}
 
     def predict(self, task_state: Params, query: Tensor) -> Tensor:

@@ -13,6 +13,7 @@ from torch.func import functional_call
 from mmmtl.registry import MODELS
 from ..inner_loop import Params, inner_loop
 from .base import BaseFewShotClassifier
+from .protonet import class_means
 
 
 @MODELS.register_module()
@@ -85,9 +86,8 @@ class TransferClassifier(BaseFewShotClassifier):
         head = self._finetune_head(feats.shape[1], num_ways)
         params = {n: p.detach() for n, p in head.named_parameters()}
         if cfg.get('init', 'prototypes') == 'prototypes':
-            prototypes = torch.stack(
-                [feats[labels == c].mean(0) for c in range(num_ways)])
-            params = head.prototype_params(prototypes)
+            params = head.prototype_params(
+                class_means(feats, labels, num_ways))
 
         def support_loss(p: Params) -> Tensor:
             return F.cross_entropy(functional_call(head, p, (feats, )),
