@@ -30,14 +30,23 @@ class BatchStatsNorm(nn.modules.batchnorm._BatchNorm):
 
     def forward(self, x: Tensor) -> Tensor:
         self._check_input_dim(x)
-        dims = [0, *range(2, x.dim())]
-        var, mean = torch.var_mean(x, dims, correction=0, keepdim=True)
-        out = (x - mean) * torch.rsqrt(var + self.eps)
+        centred = x - _channel_mean(x)
+        out = centred * torch.rsqrt(_channel_mean(centred * centred) +
+                                    self.eps)
         if not self.affine:
             return out
         shape = (1, -1) + (1, ) * (x.dim() - 2)
         return torch.addcmul(self.bias.view(shape), out,
                              self.weight.view(shape))
+
+
+def _channel_mean(x: Tensor) -> Tensor:
+    """Mean over every dim but the channels (dim 1), kept as size 1. Spatial
+    dims first, then the batch: on CPU 1.5-2.5x faster than one reduction
+    over (0, 2, 3) (``torch.var_mean``), which strides across the layout
+    (benchmarks/batch_stats_norm_speed.py)."""
+    return x.mean(tuple(range(2, x.dim())), keepdim=True).mean(
+        0, keepdim=True)
 
 
 def convert_batch_stats_norm(module: nn.Module) -> nn.Module:
