@@ -27,12 +27,25 @@ def parse_args(argv=None):
         action=DictAction,
         help='override config keys, e.g. train_cfg.max_iters=100')
     parser.add_argument(
+        '--time-budget',
+        type=float,
+        metavar='MINUTES',
+        help='end training after this many minutes of training iterations '
+        '(TimeBudgetHook; replaces one in the config)')
+    parser.add_argument(
+        '--fit-schedule',
+        action='store_true',
+        help='with --time-budget: rescale max_iters, the schedulers and the '
+        'validation / checkpoint intervals to the iterations that fit')
+    parser.add_argument(
         '--launcher',
         choices=['none', 'pytorch'],
         default='none',
         help='job launcher (pytorch = torchrun)')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args(argv)
+    if args.fit_schedule and args.time_budget is None:
+        parser.error('--fit-schedule needs --time-budget')
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     return args
 
@@ -67,6 +80,16 @@ def main(argv=None):
     register_all_modules()
     from mmengine.runner import Runner
     cfg = setup_cfg(args, Config.fromfile(args.config))
+    if args.time_budget is not None:
+        cfg.custom_hooks = [
+            hook for hook in cfg.get('custom_hooks', [])
+            if hook['type'] != 'TimeBudgetHook'
+        ] + [
+            dict(
+                type='TimeBudgetHook',
+                minutes=args.time_budget,
+                fit_schedule=args.fit_schedule)
+        ]
     if args.resume == 'auto':
         cfg.resume = True
         cfg.load_from = None
