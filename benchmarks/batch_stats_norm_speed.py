@@ -50,8 +50,9 @@ def main():
     print('|---|---|---|---|---|')
     for shape in SHAPES:
         x = torch.randn(shape, requires_grad=True)
-        base, new, fused = (milliseconds(norm, x, args.repeats)
-                            for norm in (var_mean_norm, ours, fused_norm))
+        base, new, fused = (
+            milliseconds(norm, x, args.repeats)
+            for norm in (var_mean_norm, ours, fused_norm))
         print(f'| {shape} | {base:.2f} | {new:.2f} | {fused:.2f} '
               f'| {new / base:.2f} |')
 

@@ -1,70 +1,95 @@
 #!/usr/bin/env bash
 # The shape of Eshratifar et al.'s Table 1 on real Omniglot (Vinyals split,
 # 28x28, Conv4): Transfer, MAML, MTL-MAML, Reptile and MTL-Reptile, each
-# trained for about 4 minutes on one CPU thread (iterations below
-# measured on our 2-core machine with one other single-thread job running),
-# meta-tested on the same seeded test episodes over 5/20-way x 1/5/10-shot
-# (10 queries per class: Omniglot has 20 drawings per class).
+# trained for the same BUDGET minutes of training iterations on one CPU
+# thread (TimeBudgetHook with fit_schedule: every schedule is stretched to
+# the iterations that fit), meta-tested on the same seeded test episodes
+# over 5/20-way x 1/5/10-shot (10 queries per class: Omniglot has 20
+# drawings per class).
 #   bash benchmarks/omniglot_mtl_study.sh          # all runs, then the table
+#   BUDGET=30 STREAMS=1 bash benchmarks/omniglot_mtl_study.sh
 #   python benchmarks/collect_study.py work_dirs/mtl_study   # table only
+# STREAMS=2 (default) runs two models at a time, one thread each (a 2-core
+# machine: every model trains beside one other job); STREAMS=1 one by one.
 # MAML / Reptile heads are N-way: one model per ways. The transfer baseline
-# (a 4112-way head, any N at test) is trained once. Cheaper settings than
-# the reference where a reference iteration would leave only a few dozen
-# iterations in the budget: 20-way MAML with meta-batch 4 and 1 inner step,
-# 20-way Reptile with meta-batch 2 of 5-shot episodes; at meta-test 5 inner
-# steps for 20-way MAML and 10 for Reptile (instead of 10 and 50).
+# (a 4112-way head, any N at test) is trained once. CPU-budget settings:
+# MAML with 1 inner step (5-way: meta-batch 8, 3 steps at meta-test;
+# 20-way: meta-batch 4, 5 at meta-test) and cosine-decayed Adam; 20-way
+# Reptile with meta-batch 2 of 5-shot episodes; Reptile meta-tests with 10
+# inner steps (reference 50).
 set -euo pipefail
 OUT=${OUT:-work_dirs/mtl_study}
+BUDGET=${BUDGET:-10}
 EPISODES=${EPISODES:-200}
+STREAMS=${STREAMS:-2}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 mkdir -p "$OUT"
 
-# run NAME CONFIG ITERS WAYS [--cfg-options for training and testing...]
+# run NAME CONFIG VAL_INTERVAL WAYS [--cfg-options for training and testing]
+# (VAL_INTERVAL in the config's iterations: a quarter of its max_iters,
+# four meta-validations of 100 episodes per run)
 run() {
-    local name=$1 config=$2 iters=$3 ways=$4
+    local name=$1 config=$2 every=$3 ways=$4
     shift 4
     local work=$OUT/$name
-    local every=$((iters / 2))
+    local test_options=()
+    [ $# -gt 0 ] && test_options=(--cfg-options "$@")
     local start
     start=$(date +%s)
-    python tools/train.py "$config" --work-dir "$work" --cfg-options \
-        train_cfg.max_iters="$iters" train_cfg.val_interval="$every" \
+    python tools/train.py "$config" --work-dir "$work" \
+        --time-budget "$BUDGET" --fit-schedule --cfg-options \
+        train_cfg.val_interval="$every" \
         default_hooks.checkpoint.interval="$every" \
-        val_dataloader.dataset.num_episodes=100 "$@"
-    echo "$name $iters iterations, training wall time $(($(date +%s) - start)) s" |
-        tee -a "$OUT/train_times.txt"
+        val_dataloader.dataset.num_episodes=100 "$@" >"$work.train.log" 2>&1
+    echo "$name: $(grep -o '[0-9]* iterations fit in' "$work.train.log" |
+        head -1) $BUDGET min, wall time $(($(date +%s) - start)) s with" \
+        "validation" | tee -a "$OUT/train_times.txt"
     local ckpt
     ckpt=$(ls -t "$work"/best_accuracy_mean_iter_*.pth | head -1)
     python tools/test.py "$config" "$ckpt" --work-dir "$work" \
         --ways $ways --shots 1 5 10 --queries 10 --episodes "$EPISODES" \
-        --seed 0 --cfg-options "$@"
+        --seed 0 "${test_options[@]}" >"$work.test.log" 2>&1
 }
 
-M=configs/maml/maml_conv4_1xb32_omniglot_5way-1shot.py
-MM=configs/mtl/mtl-maml_conv4_1xb32_omniglot_5way-1shot.py
-M20=configs/maml/maml_conv4_1xb16_omniglot_20way-1shot.py
-MM20=configs/mtl/mtl-maml_conv4_1xb16_omniglot_20way-1shot.py
+M=configs/maml/maml_conv4_1xb8_omniglot_5way-1shot.py
+MM=configs/mtl/mtl-maml_conv4_1xb8_omniglot_5way-1shot.py
+M20=configs/maml/maml_conv4_1xb4_omniglot_20way-1shot.py
+MM20=configs/mtl/mtl-maml_conv4_1xb4_omniglot_20way-1shot.py
 R=configs/reptile/reptile_conv4_1xb5_omniglot_5way-1shot.py
 MR=configs/mtl/mtl-reptile_conv4_1xb5_omniglot_5way-1shot.py
 R20=configs/reptile/reptile_conv4_1xb5_omniglot_20way-1shot.py
 MR20=configs/mtl/mtl-reptile_conv4_1xb5_omniglot_20way-1shot.py
 T=configs/transfer/baseline_conv4_1xb128_omniglot_5way-1shot.py
+R20_EPISODES=(train_dataloader.batch_size=2
+    train_dataloader.dataset.num_shots=5)
 
-run transfer "$T" 2400 "5 20" param_scheduler.0.end=2400
-run maml_5way "$M" 3000 5 train_dataloader.batch_size=8
-run mtl-maml_5way "$MM" 2400 5 train_dataloader.batch_size=8
-run maml_20way "$M20" 1000 20 train_dataloader.batch_size=4 \
-    model.num_inner_steps=1 model.test_num_inner_steps=5
-run mtl-maml_20way "$MM20" 900 20 train_dataloader.batch_size=4 \
-    model.meta_branch.num_inner_steps=1 model.meta_branch.test_num_inner_steps=5
-run reptile_5way "$R" 280 5 param_scheduler.0.end=280 \
-    model.test_num_inner_steps=10
-run mtl-reptile_5way "$MR" 260 5 param_scheduler.0.end=260 \
-    model.meta_branch.test_num_inner_steps=10
-run reptile_20way "$R20" 340 20 param_scheduler.0.end=340 \
-    train_dataloader.batch_size=2 train_dataloader.dataset.num_shots=5 \
-    model.test_num_inner_steps=10
-run mtl-reptile_20way "$MR20" 320 20 param_scheduler.0.end=320 \
-    train_dataloader.batch_size=2 train_dataloader.dataset.num_shots=5 \
-    model.meta_branch.test_num_inner_steps=10
+first_stream() {
+    run transfer "$T" 2000 "5 20"
+    run maml_5way "$M" 5000 5
+    run mtl-maml_5way "$MM" 5000 5
+    run reptile_5way "$R" 25000 5 model.test_num_inner_steps=10
+    run mtl-reptile_5way "$MR" 25000 5 model.meta_branch.test_num_inner_steps=10
+}
+
+second_stream() {
+    run maml_20way "$M20" 5000 20
+    run mtl-maml_20way "$MM20" 5000 20
+    run reptile_20way "$R20" 25000 20 "${R20_EPISODES[@]}" \
+        model.test_num_inner_steps=10
+    run mtl-reptile_20way "$MR20" 25000 20 "${R20_EPISODES[@]}" \
+        model.meta_branch.test_num_inner_steps=10
+}
+
+rm -f "$OUT/train_times.txt"
+if [ "$STREAMS" = 1 ]; then
+    first_stream
+    second_stream
+else
+    first_stream &
+    first=$!
+    second_stream &
+    second=$!
+    wait $first
+    wait $second
+fi
 python benchmarks/collect_study.py "$OUT"

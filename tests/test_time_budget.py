@@ -29,12 +29,7 @@ def five_seconds_per_iteration(monkeypatch):
         types.SimpleNamespace(perf_counter=lambda: next(clock)))
 
 
-def train(root,
-          work,
-          *extra,
-          hook='minutes=0.5',
-          config_lines='',
-          options=()):
+def train(root, work, *extra, hook='minutes=0.5', config_lines='', options=()):
     config = osp.join(work + '_config.py')
     with open(config, 'w') as f:
         f.write(f'_base_ = [{CONFIG!r}]\n{config_lines}')
@@ -105,8 +100,8 @@ def test_fit_schedule_stretches_the_schedule_to_the_budget(
         tiny_omniglot, tmp_path, five_seconds_per_iteration):
     root, _ = tiny_omniglot
     work = str(tmp_path / 'work')
-    train(root, work, *FIT, hook=None, config_lines=FIT_CONFIG,
-          options=EVERY_50)
+    train(
+        root, work, *FIT, hook=None, config_lines=FIT_CONFIG, options=EVERY_50)
     # 60 s at 5 s per iteration: measured (5% of the budget, from half of
     # it) between 5 s (iteration 1) and 10 s (iteration 2), so 2 + 50 / 5 =
     # 12 iterations fit: every count of the config is scaled by 12 / 100

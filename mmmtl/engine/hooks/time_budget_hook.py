@@ -194,9 +194,10 @@ def _rescale_scheduler(scheduler, scale: float) -> None:
         for attribute in attributes:
             value = getattr(scheduler, attribute)
             if isinstance(value, Counter):
-                value = Counter(
-                    {_scaled(k, scale): v
-                     for k, v in value.items()})
+                value = Counter({
+                    _scaled(k, scale): v
+                    for k, v in value.items()
+                })
             else:
                 value = _scaled(value, scale)
             setattr(scheduler, attribute, value)
