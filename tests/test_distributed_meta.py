@@ -95,3 +95,55 @@ def test_two_ranks_equal_one_rank_with_double_meta_batch(
     for name, value in one['state_dict'].items():
         assert torch.allclose(value, two['state_dict'][name], rtol=1e-5,
                               atol=1e-6), name
+
+
+RANK_CLOCKS = """
+import os
+import types
+
+from mmmtl.engine.hooks import time_budget_hook
+
+# rank 0's iterations take 5 s, rank 1's 7 s
+_clock = iter(range(0, 10**6, 5 if os.environ['RANK'] == '0' else 7))
+time_budget_hook.time = types.SimpleNamespace(
+    perf_counter=lambda: next(_clock))
+"""
+
+
+def test_time_budget_ranks_stop_together_on_rank0_clock(
+        tiny_omniglot, tmp_path):
+    """Ranks whose clocks disagree fit the schedule and stop at the same
+    iteration, rank 0's (were each to follow its own clock, rank 1 would
+    stop first and leave rank 0 waiting in its gradient all-reduce)."""
+    data_root, _ = tiny_omniglot
+    (tmp_path / 'rank_clocks.py').write_text(RANK_CLOCKS)
+    config = tiny_config(tmp_path / 'budget.py', 'maml', data_root, 2)
+    with open(config, 'a') as f:
+        f.write("custom_imports = dict(imports=['rank_clocks'])\n"
+                'train_cfg = dict(max_iters=100)\n'
+                'default_hooks = dict(checkpoint=dict(interval=50))\n')
+    env = dict(
+        os.environ,
+        OMP_NUM_THREADS='1',
+        PYTHONPATH=os.pathsep.join([REPO, str(tmp_path)]))
+    work = tmp_path / 'work'
+    proc = subprocess.run([
+        sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node=2',
+        f'--master_port={free_port()}',
+        osp.join(REPO, 'tools/train.py'), config, '--work-dir',
+        str(work), '--launcher', 'pytorch', '--time-budget', '1',
+        '--fit-schedule'
+    ],
+                          cwd=REPO,
+                          env=env,
+                          capture_output=True,
+                          text=True,
+                          timeout=240)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    # 60 s at rank 0's 5 s per iteration: 12 iterations (checkpoints every
+    # 50 * 12 / 100 = 6); rank 1's clock alone would give 8
+    assert sorted(p.name for p in work.glob('iter_*.pth')) == [
+        'iter_12.pth', 'iter_6.pth'
+    ]
+    state = load_checkpoint(str(work / 'iter_12.pth'))
+    assert state['message_hub']['runtime_info']['time_budget_spent'] == 60

@@ -4,6 +4,8 @@ import time
 from collections import Counter
 from typing import List, Optional
 
+import torch
+from mmengine.dist import broadcast, get_world_size
 from mmengine.hooks import CheckpointHook, Hook
 from mmengine.optim.scheduler import (ConstantParamScheduler,
                                       CosineAnnealingParamScheduler,
@@ -38,7 +40,8 @@ class TimeBudgetHook(Hook):
     The run ends as if ``max_iters`` were the current iteration: the final
     validation and the last checkpoint follow as usual. The time spent is
     kept in the message hub, which checkpoints save, so a resumed run
-    continues the same budget.
+    continues the same budget. In distributed training rank 0's clock
+    decides for all ranks.
 
     With ``fit_schedule=True`` the config's iteration counts describe the
     *shape* of the run: once ``measure_fraction`` of the budget is spent,
@@ -110,8 +113,8 @@ class TimeBudgetHook(Hook):
                          data_batch=None,
                          outputs=None) -> None:
         hub = runner.message_hub
-        spent = hub.get_info('time_budget_spent', 0.0) + (
-            time.perf_counter() - self._start)
+        elapsed = _rank0(time.perf_counter() - self._start)
+        spent = hub.get_info('time_budget_spent', 0.0) + elapsed
         hub.update_info('time_budget_spent', spent)
         done = runner.iter + 1
         if self.fit_schedule and hub.get_info('time_budget_iters') is None:
@@ -167,6 +170,16 @@ class TimeBudgetHook(Hook):
         for hook in runner.hooks:
             if isinstance(hook, CheckpointHook) and not hook.by_epoch:
                 hook.interval = _scaled(hook.interval, scale)
+
+
+def _rank0(seconds: float) -> float:
+    """Rank 0's value on every rank: distributed ranks must fit the schedule
+    and stop at the same iteration, so rank 0's clock decides."""
+    if get_world_size() == 1:
+        return seconds
+    value = torch.tensor([seconds], dtype=torch.float64)
+    broadcast(value, src=0)
+    return value.item()
 
 
 def _schedulers(runner) -> List:
