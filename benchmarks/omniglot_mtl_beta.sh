@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
-# MTL-MAML 5-way 1-shot on Omniglot with other transfer weights beta, on the
-# budget and test episodes of benchmarks/omniglot_mtl_study.sh (10 minutes
-# of training iterations on one thread each, all betas at once: two by
-# default, one per core; 5-way x 1/5/10
-# shot, 200 episodes, seed 0, 10 queries), to set beside its MTL-MAML
-# column (beta = 0.1).
+# MTL-MAML on Omniglot with other transfer weights beta, on the budget and
+# test episodes of benchmarks/omniglot_mtl_study.sh (10 minutes of training
+# iterations on one thread each, all betas at once: two by default, one per
+# core; 5-way x 1/5/10-shot, 200 episodes, seed 0, 10 queries), to set
+# beside its MTL-MAML column (beta = 0.1).
 #   BETAS="0.3 0.5" bash benchmarks/omniglot_mtl_beta.sh
 set -euo pipefail
 OUT=${OUT:-work_dirs/mtl_study_beta}
