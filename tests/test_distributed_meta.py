@@ -61,8 +61,13 @@ def free_port():
         return s.getsockname()[1]
 
 
-def train(config, work_dir, nproc):
-    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=REPO)
+def run_train(config, work_dir, nproc, *options, pythonpath=()):
+    """tools/train.py on ``nproc`` CPU ranks (torchrun from 2); asserts it
+    exits 0."""
+    env = dict(
+        os.environ,
+        OMP_NUM_THREADS='1',
+        PYTHONPATH=os.pathsep.join([REPO, *pythonpath]))
     if nproc == 1:
         cmd = [sys.executable, osp.join(REPO, 'tools/train.py')]
     else:
@@ -71,12 +76,16 @@ def train(config, work_dir, nproc):
             f'--nproc_per_node={nproc}', f'--master_port={free_port()}',
             osp.join(REPO, 'tools/train.py')
         ]
-    cmd += [config, '--work-dir', str(work_dir)]
+    cmd += [config, '--work-dir', str(work_dir), *options]
     if nproc > 1:
         cmd += ['--launcher', 'pytorch']
     proc = subprocess.run(
         cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+
+def train(config, work_dir, nproc):
+    run_train(config, work_dir, nproc)
     return load_checkpoint(str(work_dir / 'iter_3.pth'))
 
 
@@ -122,24 +131,9 @@ def test_time_budget_ranks_stop_together_on_rank0_clock(
         f.write("custom_imports = dict(imports=['rank_clocks'])\n"
                 'train_cfg = dict(max_iters=100)\n'
                 'default_hooks = dict(checkpoint=dict(interval=50))\n')
-    env = dict(
-        os.environ,
-        OMP_NUM_THREADS='1',
-        PYTHONPATH=os.pathsep.join([REPO, str(tmp_path)]))
     work = tmp_path / 'work'
-    proc = subprocess.run([
-        sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node=2',
-        f'--master_port={free_port()}',
-        osp.join(REPO, 'tools/train.py'), config, '--work-dir',
-        str(work), '--launcher', 'pytorch', '--time-budget', '1',
-        '--fit-schedule'
-    ],
-                          cwd=REPO,
-                          env=env,
-                          capture_output=True,
-                          text=True,
-                          timeout=240)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    run_train(config, work, 2, '--time-budget', '1', '--fit-schedule',
+              pythonpath=[str(tmp_path)])
     # 60 s at rank 0's 5 s per iteration: 12 iterations (checkpoints every
     # 50 * 12 / 100 = 6); rank 1's clock alone would give 8
     assert sorted(p.name for p in work.glob('iter_*.pth')) == [

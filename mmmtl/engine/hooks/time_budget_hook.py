@@ -99,7 +99,7 @@ class TimeBudgetHook(Hook):
                     f'(by_epoch={scheduler.by_epoch})')
         fitted = hub.get_info('time_budget_iters')
         if fitted is not None:  # resumed: schedulers come from the ckpt
-            self._rescale_loop(runner, fitted / runner.max_iters)
+            self._rescale_loop(runner, fitted)
 
     def before_train_iter(self,
                           runner,
@@ -147,7 +147,7 @@ class TimeBudgetHook(Hook):
         scale = fitted / configured
         for scheduler in _schedulers(runner):
             _rescale_scheduler(scheduler, scale)
-        self._rescale_loop(runner, scale)
+        self._rescale_loop(runner, fitted)
         runner.logger.info(
             f'time budget: {per_iter:.3f} s per iteration, so {fitted} '
             f'iterations fit in {self.budget / 60:g} min: max_iters '
@@ -155,9 +155,11 @@ class TimeBudgetHook(Hook):
             f'intervals scaled by {scale:.4g}')
 
     @staticmethod
-    def _rescale_loop(runner, scale: float) -> None:
+    def _rescale_loop(runner, fitted: int) -> None:
+        """Set the configured loop to ``fitted`` iterations, its validation
+        and checkpoint intervals in proportion."""
         loop = runner.train_loop
-        fitted = round(loop.max_iters * scale)
+        scale = fitted / loop.max_iters
         # the loop re-reads val_interval from its dynamic intervals
         loop.dynamic_milestones = [
             round(m * scale) for m in loop.dynamic_milestones
