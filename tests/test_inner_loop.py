@@ -142,3 +142,22 @@ def test_vmap_and_loop_agree_and_no_grad_works():
         fast = adapt_tasks(loss_of(net), params, (sx, sy), 2, 0.3)
     assert not fast['0.weight'].requires_grad
     assert torch.allclose(fast['0.weight'], loop['0.weight'])
+
+
+@pytest.mark.parametrize('shape', [(6, 5), (6, 5, 3, 3)])
+def test_batch_stats_norm_equals_batch_norm_in_and_outside_vmap(shape):
+    """Both BatchStatsNorm paths (elementwise under the tasks' vmap, the
+    fused kernel elsewhere) equal nn.BatchNorm without running statistics,
+    per task, for [B, C] and [B, C, H, W] inputs."""
+    torch.manual_seed(0)
+    norm = BatchStatsNorm(5).double()
+    nn.init.normal_(norm.weight)
+    nn.init.normal_(norm.bias)
+    reference = (nn.BatchNorm1d if len(shape) == 2 else nn.BatchNorm2d)(
+        5, track_running_stats=False).double()
+    reference.load_state_dict(norm.state_dict())
+    x = torch.randn(3, *shape, dtype=torch.float64) * 3 + 1
+    expected = torch.stack([reference(t) for t in x])
+    for vmap in (True, False):
+        out = map_tasks(norm, (x, ), vmap)
+        assert torch.allclose(out, expected, atol=1e-12), vmap

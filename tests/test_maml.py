@@ -52,9 +52,12 @@ def meta_grads(model):
     }
 
 
-def test_second_order_meta_gradient_matches_finite_difference():
-    model = build()
-    assert model.use_vmap
+@pytest.mark.parametrize('vmap', [True, False])
+def test_second_order_meta_gradient_matches_finite_difference(vmap):
+    """Both task strategies (vmap with elementwise batch norm; the loop with
+    the fused kernel) against central differences."""
+    model = build(vmap=vmap)
+    assert model.use_vmap(9) == vmap
     _, grads = meta_grads(model)
     gen = torch.Generator().manual_seed(3)
     params = dict(model.named_parameters())
@@ -78,7 +81,7 @@ def test_second_order_meta_gradient_matches_finite_difference():
 
 @pytest.mark.parametrize('first_order', [False, True])
 def test_vmap_and_loop_give_the_same_meta_gradient(first_order):
-    model = build(first_order=first_order)
+    model = build(first_order=first_order, vmap=True)
     loss_vmap, grads_vmap = meta_grads(model)
     model.vmap = False
     loss_loop, grads_loop = meta_grads(model)
@@ -126,7 +129,7 @@ def test_batch_policy_uses_pure_batch_norm():
 
 def test_running_policy_trains_with_loop_and_tests_with_running_stats():
     model = build('running')
-    assert not model.use_vmap
+    assert not model.use_vmap(1)
     bn = model.backbone.layers[0][1]
     before = bn.running_mean.clone()
     loss, grads = meta_grads(model)
@@ -194,3 +197,20 @@ def test_inner_steps_lower_support_loss():
         ])
     assert (after < before).all()
     assert isinstance(model, MAML)
+
+
+def test_automatic_task_batching_follows_the_task_size():
+    """vmap=None (the default) vmaps small tasks and loops over large ones,
+    with the same meta-gradient as either forced strategy."""
+    from mmmtl.models.classifiers.gradient_meta_learner import \
+        VMAP_MAX_IMAGES
+    model = build()
+    assert model.vmap is None
+    assert model.use_vmap(VMAP_MAX_IMAGES)
+    assert not model.use_vmap(VMAP_MAX_IMAGES + 1)
+    loss_auto, grads_auto = meta_grads(model)
+    model.vmap = False
+    loss_loop, grads_loop = meta_grads(model)
+    assert torch.allclose(loss_auto, loss_loop, atol=1e-12)
+    for n in grads_auto:
+        assert torch.allclose(grads_auto[n], grads_loop[n], atol=1e-10), n

@@ -41,7 +41,7 @@ TRANSFER = dict(
     type='TransferClassifier', head=dict(HEAD, num_classes=CLASSES))
 
 
-def build_mtl(meta='maml', beta=0.3):
+def build_mtl(meta='maml', beta=0.3, share_features=True):
     torch.manual_seed(0)
     return MODELS.build(
         dict(
@@ -49,7 +49,8 @@ def build_mtl(meta='maml', beta=0.3):
             backbone=BACKBONE,
             meta_branch=META_BRANCHES[meta],
             transfer_branch=TRANSFER,
-            beta=beta)).double()
+            beta=beta,
+            share_features=share_features)).double()
 
 
 def standalone(branch_cfg, mtl, branch_name):
@@ -72,23 +73,52 @@ def meta_batch(seed=0):
     return random_meta_batch(WAYS, SHOTS, QUERIES, TASKS, CLASSES, seed)
 
 
-def sgd_step(model):
-    """Parameter changes of one SGD (lr 1) step on the model's loss."""
+def sgd_step(model, loss_fn=None):
+    """Parameter changes of one SGD (lr 1) step on the model's loss (or on
+    ``loss_fn(model)``)."""
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
     optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
     optimizer.zero_grad()
-    model.loss(*meta_batch())['loss'].backward()
+    if loss_fn is None:
+        model.loss(*meta_batch())['loss'].backward()
+    else:
+        loss_fn(model).backward()
     optimizer.step()
     return {n: p.detach() - before[n] for n, p in model.named_parameters()}
 
 
+def per_task_transfer_loss(meta):
+    """The transfer loss on shared features, written out: the images each
+    task's first inner step embeds (MAML, Reptile: the support set;
+    ProtoNet: the whole episode), each task embedded on its own (its own
+    batch statistics), one cross-entropy over all of them."""
+    def loss(model):
+        inputs, samples = meta_batch()
+        count = inputs.shape[1] if meta == 'protonet' else WAYS * SHOTS
+        logits = torch.cat([
+            model.head(model.backbone(task[:count])) for task in inputs
+        ])
+        labels = samples['gt_label'][:, :count].flatten()
+        return torch.nn.functional.cross_entropy(logits, labels)
+    return loss
+
+
+@pytest.mark.parametrize('share_features', [True, False])
 @pytest.mark.parametrize('meta', list(META_BRANCHES))
-def test_step_is_the_weighted_average_of_the_branch_updates(meta):
+def test_step_is_the_weighted_average_of_the_branch_updates(
+        meta, share_features):
+    """One MTL step == (1 - beta) x the standalone meta step + beta x the
+    standalone transfer step; with shared features the transfer step is
+    the hand-written per-task loss above, else the transfer model's own
+    loss over every image of the meta-batch."""
     beta = 0.3
-    mtl = build_mtl(meta, beta)
+    mtl = build_mtl(meta, beta, share_features)
     meta_alone = standalone(META_BRANCHES[meta], mtl, 'meta_branch')
     transfer_alone = standalone(TRANSFER, mtl, 'transfer_branch')
-    step_meta, step_transfer = sgd_step(meta_alone), sgd_step(transfer_alone)
+    step_meta = sgd_step(meta_alone)
+    step_transfer = sgd_step(
+        transfer_alone,
+        per_task_transfer_loss(meta) if share_features else None)
     step = sgd_step(mtl)
     assert set(step) == ({
         f'meta_branch.{n}'
@@ -213,10 +243,10 @@ class UserTinyNet(nn.Module):
 class UserMAML(MAML):
     """MAML whose logged meta accuracy is tagged, to show it ran."""
 
-    def meta_loss(self, inputs, data_samples):
-        out = super().meta_loss(inputs, data_samples)
+    def loss_and_features(self, inputs, data_samples):
+        out, feats, labels = super().loss_and_features(inputs, data_samples)
         out['user_branch_ran'] = out['accuracy'] * 0 + 1
-        return out
+        return out, feats, labels
 '''
 
 

@@ -2,7 +2,10 @@
 functional (no module surgery, no model copies), used by MAML, Reptile, both
 MTLs and test-time fine-tuning; plus its meta-batched form over the tasks of a
 meta-batch (``torch.func.vmap``, or a per-task loop)."""
-from typing import Any, Callable, Dict, Iterable, Mapping, Sequence, Union
+import contextvars
+from contextlib import contextmanager
+from typing import (Any, Callable, Dict, Iterable, Iterator, Mapping,
+                    Sequence, Tuple, Union)
 
 import torch
 from torch import Tensor
@@ -48,7 +51,8 @@ def inner_loop(loss_fn: Callable[[Params], Tensor],
                num_steps: int,
                lr: LearningRate,
                adapt=None,
-               first_order: bool = False) -> Params:
+               first_order: bool = False,
+               has_aux: bool = False) -> Union[Params, Tuple[Params, Any]]:
     """Return the fast parameters after ``num_steps`` SGD steps on
     ``loss_fn``.
 
@@ -67,6 +71,10 @@ def inner_loop(loss_fn: Callable[[Params], Tensor],
         first_order: drop second-order terms: the gradient of the returned
             parameters w.r.t. ``params`` is the identity (first-order MAML).
             Otherwise the steps are differentiable (second-order MAML).
+        has_aux: ``loss_fn`` returns ``(loss, aux)``; the routine then
+            returns ``(fast parameters, aux of the first step)``: what the
+            loss computed at the shared parameters (e.g. the support
+            features), differentiable w.r.t. them, for reuse by the caller.
 
     Gradients come from ``torch.func.grad``, so the routine runs under
     ``torch.func.vmap`` (a meta-batch of tasks at once) and under an outer
@@ -79,16 +87,44 @@ def inner_loop(loss_fn: Callable[[Params], Tensor],
     def adapted_loss(adapted: Params) -> Tensor:
         return loss_fn({**fixed, **adapted})
 
-    grad_fn = torch.func.grad(adapted_loss)
+    grad_fn = torch.func.grad(adapted_loss, has_aux=has_aux)
+    first_aux = None
+    if has_aux and num_steps == 0:
+        first_aux = loss_fn(dict(params))[1]
     for step in range(num_steps):
         grads = grad_fn(fast)
+        if has_aux:
+            grads, aux = grads
+            if step == 0:
+                first_aux = aux
         if first_order:
             grads = {n: g.detach() for n, g in grads.items()}
         fast = {
             n: fast[n] - _step_lr(lr, step, n) * grads[n]
             for n in names
         }
+    if has_aux:
+        return {**fixed, **fast}, first_aux
     return {**fixed, **fast}
+
+
+_TASK_VMAP = contextvars.ContextVar('mmmtl_task_vmap', default=False)
+
+
+def in_task_vmap() -> bool:
+    """Whether the code runs inside :func:`map_tasks`' ``torch.func.vmap``
+    (layers such as :class:`BatchStatsNorm` then avoid fused kernels whose
+    second derivative is wrong under vmap)."""
+    return _TASK_VMAP.get()
+
+
+@contextmanager
+def _task_vmap() -> Iterator[None]:
+    token = _TASK_VMAP.set(True)
+    try:
+        yield
+    finally:
+        _TASK_VMAP.reset(token)
 
 
 def _task(tree: Any, index: int) -> Any:
@@ -132,7 +168,8 @@ def map_tasks(fn: Callable[..., Any],
     ``vmap=False`` loops over the tasks; both give the same result.
     """
     if vmap:
-        return torch.func.vmap(fn)(*tasks)
+        with _task_vmap():
+            return torch.func.vmap(fn)(*tasks)
     num_tasks = len(_task_leaf(tasks[0]))
     return _stack([fn(*_task(tuple(tasks), t)) for t in range(num_tasks)])
 
@@ -144,7 +181,8 @@ def adapt_tasks(loss_fn: Callable[..., Tensor],
                 lr: LearningRate,
                 adapt=None,
                 first_order: bool = False,
-                vmap: bool = True) -> Params:
+                vmap: bool = True,
+                has_aux: bool = False) -> Union[Params, Tuple[Params, Any]]:
     """:func:`inner_loop` for each task of a meta-batch, from the same shared
     ``params``.
 
@@ -156,16 +194,21 @@ def adapt_tasks(loss_fn: Callable[..., Tensor],
         num_steps, lr, adapt, first_order: as in :func:`inner_loop`.
         vmap: batch the tasks with ``torch.func.vmap`` (else loop over them;
             see :func:`map_tasks`).
+        has_aux: as in :func:`inner_loop` (the aux gains the task
+            dimension).
 
     Returns:
         The adapted parameters only (those selected by ``adapt``), each with
-        a leading task dimension; the others are ``params`` unchanged.
+        a leading task dimension; the others are ``params`` unchanged. With
+        ``has_aux``, ``(those parameters, aux)``.
     """
     names = select_params(params, adapt)
 
-    def adapt_one(*task) -> Params:
-        fast = inner_loop(lambda p: loss_fn(p, *task), params, num_steps,
-                          lr, adapt, first_order)
-        return {n: fast[n] for n in names}
+    def adapt_one(*task):
+        out = inner_loop(lambda p: loss_fn(p, *task), params, num_steps, lr,
+                         adapt, first_order, has_aux)
+        fast, aux = out if has_aux else (out, None)
+        fast = {n: fast[n] for n in names}
+        return (fast, aux) if has_aux else fast
 
     return map_tasks(adapt_one, tasks, vmap)

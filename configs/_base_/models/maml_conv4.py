@@ -23,5 +23,4 @@ model = dict(
     test_num_inner_steps=3,
     inner_lr=0.4,
     first_order=False,
-    bn_policy='batch',
-    vmap=True)
+    bn_policy='batch')

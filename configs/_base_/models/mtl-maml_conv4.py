@@ -23,8 +23,7 @@ model = dict(
         test_num_inner_steps=3,
         inner_lr=0.4,
         first_order=False,
-        bn_policy='batch',
-        vmap=True),
+        bn_policy='batch'),
     transfer_branch=dict(
         type='TransferClassifier',
         head=dict(type='LinearHead', in_channels=256, num_classes=4112)),

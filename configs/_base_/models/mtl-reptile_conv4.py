@@ -22,8 +22,7 @@ model = dict(
         num_inner_steps=5,
         test_num_inner_steps=50,
         inner_lr=0.5,
-        bn_policy='batch',
-        vmap=True),
+        bn_policy='batch'),
     transfer_branch=dict(
         type='TransferClassifier',
         head=dict(type='LinearHead', in_channels=256, num_classes=4112)),

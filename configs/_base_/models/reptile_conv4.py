@@ -18,5 +18,4 @@ model = dict(
     num_inner_steps=5,
     test_num_inner_steps=50,
     inner_lr=0.5,
-    bn_policy='batch',
-    vmap=True)
+    bn_policy='batch')

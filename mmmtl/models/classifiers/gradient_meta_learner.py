@@ -17,6 +17,11 @@ from ..inner_loop import (Params, adapt_tasks, inner_loop, map_tasks,
 from .base import BaseFewShotClassifier
 
 BN_POLICIES = ('batch', 'running')
+# Automatic task batching (``vmap=None``): vmap the tasks when each brings at
+# most this many images, else loop. Below it a vmapped (grouped)
+# convolution beats T small ones; above it T plain convolutions win
+# (measured on CPU by benchmarks/maml_speed.py, docs/meta_learners.md).
+VMAP_MAX_IMAGES = 16
 LEARNED_LRS = ('per_step', 'per_param')
 
 
@@ -74,8 +79,11 @@ class GradientMetaLearner(BaseFewShotClassifier):
             ``'per_param'`` (one per parameter element, as in Li et al.'s
             Meta-SGD).
         bn_policy: ``'batch'`` or ``'running'`` (see above).
-        vmap: batch the tasks with ``torch.func.vmap`` where the model
-            allows it (``bn_policy='batch'``); else loop over them.
+        vmap: ``None`` (default): chosen per call by shape, vmap for tasks
+            of at most ``VMAP_MAX_IMAGES`` images and a per-task loop (with
+            the fused batch-norm kernel) above; ``True`` / ``False`` force
+            one. Both give the same results; vmap needs
+            ``bn_policy='batch'`` (``'running'`` always loops).
     """
 
     def __init__(self,
@@ -88,7 +96,7 @@ class GradientMetaLearner(BaseFewShotClassifier):
                  adapt: Union[None, str, Sequence[str]] = None,
                  learn_inner_lr: Optional[str] = None,
                  bn_policy: str = 'batch',
-                 vmap: bool = True,
+                 vmap: Optional[bool] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(backbone, data_preprocessor, init_cfg)
@@ -155,21 +163,36 @@ class GradientMetaLearner(BaseFewShotClassifier):
             return self.inner_lr
         return {k.replace('-', '.'): v for k, v in self.inner_lrs.items()}
 
-    def logits(self, params: Params, images: Tensor) -> Tensor:
-        """N-way scores of ``images`` [B, C, H, W] with weights ``params``."""
+    def features_and_logits(self, params: Params,
+                            images: Tensor) -> Tuple[Tensor, Tensor]:
+        """Backbone features and N-way scores of ``images`` [B, C, H, W]
+        with weights ``params``."""
         feats = functional_call(self.backbone,
                                 _sub_params(params, 'backbone.'), (images, ))
-        return functional_call(self.head, _sub_params(params, 'head.'),
-                               (feats, ))
+        return feats, functional_call(self.head, _sub_params(
+            params, 'head.'), (feats, ))
+
+    def logits(self, params: Params, images: Tensor) -> Tensor:
+        """N-way scores of ``images`` [B, C, H, W] with weights ``params``."""
+        return self.features_and_logits(params, images)[1]
 
     def support_loss(self, params: Params, images: Tensor,
                      labels: Tensor) -> Tensor:
         """The inner-loop loss: mean cross-entropy over the support set."""
         return F.cross_entropy(self.logits(params, images), labels)
 
-    @property
-    def use_vmap(self) -> bool:
-        return self.vmap and self.bn_policy == 'batch'
+    def _support_loss_and_features(self, params: Params, images: Tensor,
+                                   labels: Tensor) -> Tuple[Tensor, Tensor]:
+        feats, scores = self.features_and_logits(params, images)
+        return F.cross_entropy(scores, labels), feats
+
+    def use_vmap(self, images_per_task: int) -> bool:
+        """Whether tasks of ``images_per_task`` images are vmapped."""
+        if self.bn_policy != 'batch':
+            return False
+        if self.vmap is None:
+            return images_per_task <= VMAP_MAX_IMAGES
+        return self.vmap
 
     @contextmanager
     def _inner_bn(self) -> Iterator[None]:
@@ -210,18 +233,23 @@ class GradientMetaLearner(BaseFewShotClassifier):
                 f'{num_ways}-way episodes')
 
     def adapt_batch(self, support: Tensor, labels: Tensor,
-                    first_order: bool) -> Params:
+                    first_order: bool, with_features: bool = False):
         """Fast weights of each task ([T, ...], the adapted ones only) after
-        ``num_inner_steps`` steps from the shared weights."""
+        ``num_inner_steps`` steps from the shared weights; with
+        ``with_features``, also the support features [T, S, D] that the
+        first step computed at the shared weights (differentiable w.r.t.
+        them; each task normalised with its own batch statistics)."""
         with self._inner_bn():
             return adapt_tasks(
-                self.support_loss,
+                self._support_loss_and_features
+                if with_features else self.support_loss,
                 self.shared_params(), (support, labels),
                 num_steps=self.num_inner_steps,
                 lr=self.inner_lrs_by_name(),
                 adapt=self.adapt_names,
                 first_order=first_order,
-                vmap=self.use_vmap)
+                vmap=self.use_vmap(support.shape[1]),
+                has_aux=with_features)
 
     def evaluate_batch(self, fast: Params, images: Tensor,
                        labels: Tensor) -> Tuple[Tensor, Tensor]:
@@ -235,7 +263,8 @@ class GradientMetaLearner(BaseFewShotClassifier):
             return (F.cross_entropy(scores, y),
                     (scores.argmax(-1) == y).float().mean() * 100)
 
-        return map_tasks(evaluate, (fast, images, labels), self.use_vmap)
+        return map_tasks(evaluate, (fast, images, labels),
+                         self.use_vmap(images.shape[1]))
 
     # meta-testing --------------------------------------------------------
     def adapt(self, support: Tensor, labels: Tensor,

@@ -1,6 +1,6 @@
 """MAML (Finn et al., "Model-Agnostic Meta-Learning for Fast Adaptation of
 Deep Networks", ICML 2017) and its first-order approximation."""
-from typing import Dict
+from typing import Dict, Tuple
 
 from torch import Tensor
 
@@ -30,15 +30,31 @@ class MAML(GradientMetaLearner):
         super().__init__(**kwargs)
         self.first_order = first_order
 
-    def meta_loss(self, inputs: Tensor,
-                  data_samples: dict) -> Dict[str, Tensor]:
-        """The MAML meta-objective of a meta-batch (differentiable w.r.t.
-        the shared weights) and the query accuracy (%)."""
+    def _meta_objective(self, inputs: Tensor, data_samples: dict,
+                        with_features: bool) -> tuple:
         support, support_labels, query, query_labels = self.split_episodes(
             inputs, data_samples)
-        fast = self.adapt_batch(support, support_labels, self.first_order)
+        out = self.adapt_batch(support, support_labels, self.first_order,
+                               with_features)
+        fast, feats = out if with_features else (out, None)
         losses, accuracies = self.evaluate_batch(fast, query, query_labels)
-        return dict(loss=losses.mean(), accuracy=accuracies.mean().detach())
+        logs = dict(loss=losses.mean(), accuracy=accuracies.mean().detach())
+        if not with_features:
+            return logs, None, None
+        num_support = support.shape[1]
+        return (logs, feats.flatten(0, 1),
+                data_samples['gt_label'][:, :num_support].flatten())
 
     def loss(self, inputs: Tensor, data_samples: dict) -> Dict[str, Tensor]:
-        return self.meta_loss(inputs, data_samples)
+        """The MAML meta-objective of a meta-batch (differentiable w.r.t.
+        the shared weights) and the query accuracy (%)."""
+        return self._meta_objective(inputs, data_samples, False)[0]
+
+    def loss_and_features(
+            self, inputs: Tensor,
+            data_samples: dict) -> Tuple[Dict[str, Tensor], Tensor, Tensor]:
+        """:meth:`loss`, plus the support features [T * S, D] the first
+        inner step computed at the shared weights (each task normalised with
+        its own batch statistics) and their global labels [T * S]: MTL's
+        transfer branch trains on them without a second forward."""
+        return self._meta_objective(inputs, data_samples, True)

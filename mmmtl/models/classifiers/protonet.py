@@ -1,6 +1,6 @@
 """Prototypical Networks (Snell et al., "Prototypical Networks for Few-shot
 Learning", NeurIPS 2017)."""
-from typing import Dict
+from typing import Dict, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -38,37 +38,42 @@ class ProtoNet(BaseFewShotClassifier):
     statistics at meta-test, as in MAML).
     """
 
-    def episode_scores(self, images: Tensor, labels: Tensor, num_ways: int,
-                       num_support: int) -> Tensor:
-        """Query scores [Q, N] of one episode (support images first)."""
-        feats = self.extract_feat(images)
-        prototypes = class_means(feats[:num_support], labels[:num_support],
-                                 num_ways)
-        return neg_sq_distances(feats[num_support:], prototypes)
-
-    def meta_loss(self, inputs: Tensor,
-                  data_samples: dict) -> Dict[str, Tensor]:
-        """Mean query cross-entropy over the episodes of a meta-batch, and
-        the query accuracy (%)."""
+    def _meta_objective(self, inputs: Tensor, data_samples: dict) -> tuple:
+        """Mean query cross-entropy over the episodes of a meta-batch, the
+        query accuracy (%), and every image's features [T * M, D]."""
         if inputs.dim() != 5 or 'episode_label' not in data_samples:
             raise ValueError('ProtoNet meta-trains on episodic batches '
                              '(EpisodicDataset + episode_collate)')
         num_ways = data_samples['num_ways']
         num_support = num_ways * data_samples['num_shots']
-        losses, accuracies = [], []
+        losses, accuracies, features = [], [], []
         for images, labels in zip(inputs, data_samples['episode_label']):
-            scores = self.episode_scores(images, labels, num_ways,
-                                         num_support)
+            feats = self.extract_feat(images)
+            scores = neg_sq_distances(
+                feats[num_support:],
+                class_means(feats[:num_support], labels[:num_support],
+                            num_ways))
             query_labels = labels[num_support:]
             losses.append(F.cross_entropy(scores, query_labels))
             accuracies.append(
                 (scores.argmax(-1) == query_labels).float().mean() * 100)
-        return dict(
+            features.append(feats)
+        return (dict(
             loss=torch.stack(losses).mean(),
-            accuracy=torch.stack(accuracies).mean().detach())
+            accuracy=torch.stack(accuracies).mean().detach()),
+                torch.cat(features))
 
     def loss(self, inputs: Tensor, data_samples: dict) -> Dict[str, Tensor]:
-        return self.meta_loss(inputs, data_samples)
+        return self._meta_objective(inputs, data_samples)[0]
+
+    def loss_and_features(
+            self, inputs: Tensor,
+            data_samples: dict) -> Tuple[Dict[str, Tensor], Tensor, Tensor]:
+        """:meth:`loss`, plus the features of every image [T * M, D] (each
+        episode embedded on its own) and their global labels: MTL's transfer
+        branch trains on them without a second forward."""
+        logs, feats = self._meta_objective(inputs, data_samples)
+        return logs, feats, data_samples['gt_label'].flatten()
 
     def adapt(self, support: Tensor, labels: Tensor,
               num_ways: int) -> Dict[str, Tensor]:

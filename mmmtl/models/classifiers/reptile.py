@@ -6,7 +6,6 @@ import torch
 from torch import Tensor
 
 from mmmtl.registry import MODELS
-from ..inner_loop import Params
 from .gradient_meta_learner import GradientMetaLearner
 
 
@@ -35,22 +34,39 @@ class Reptile(GradientMetaLearner):
                              'learning rates; set learn_inner_lr=None')
         super().__init__(**kwargs)
 
-    def meta_update(self, inputs: Tensor,
-                    data_samples: dict) -> Tuple[Params, Dict[str, Tensor]]:
+    def _update(self, inputs: Tensor, data_samples: dict,
+                with_features: bool) -> tuple:
         """The Reptile update direction ``theta - mean(phi)`` of each shared
-        weight (adapted ones only; the others get none) and the mean support
-        loss and accuracy (%) at the adapted weights."""
+        weight (adapted ones only; the others get none), the mean support
+        loss and accuracy (%) at the adapted weights, and with
+        ``with_features`` the support features of the first inner step."""
         support, labels, _, _ = self.split_episodes(inputs, data_samples)
+        # the adaptation needs no graph, except to keep the one of the
+        # first step's features at the shared weights (MTL reuses them)
+        with torch.set_grad_enabled(with_features and torch.is_grad_enabled()):
+            out = self.adapt_batch(support, labels, True, with_features)
+        fast, feats = out if with_features else (out, None)
+        fast = {n: p.detach() for n, p in fast.items()}
         with torch.no_grad():
-            fast = self.adapt_batch(support, labels, first_order=True)
             losses, accuracies = self.evaluate_batch(fast, support, labels)
         shared = self.shared_params()
         update = {n: shared[n].detach() - p.mean(0) for n, p in fast.items()}
-        return update, dict(loss=losses.mean(), accuracy=accuracies.mean())
+        surrogate = sum((shared[n] * u).sum() for n, u in update.items())
+        logs = dict(loss=surrogate - surrogate.detach() + losses.mean(),
+                    accuracy=accuracies.mean())
+        if not with_features:
+            return logs, None, None
+        return (logs, feats.flatten(0, 1),
+                data_samples['gt_label'][:, :support.shape[1]].flatten())
 
     def loss(self, inputs: Tensor, data_samples: dict) -> Dict[str, Tensor]:
-        update, logs = self.meta_update(inputs, data_samples)
-        shared = self.shared_params()
-        surrogate = sum((shared[n] * u).sum() for n, u in update.items())
-        logs['loss'] = surrogate - surrogate.detach() + logs['loss']
-        return logs
+        return self._update(inputs, data_samples, False)[0]
+
+    def loss_and_features(
+            self, inputs: Tensor,
+            data_samples: dict) -> Tuple[Dict[str, Tensor], Tensor, Tensor]:
+        """:meth:`loss`, plus the features [T * S, D] of the support images
+        (all of a training episode's images) that the first inner step
+        computed at the shared weights, and their global labels: MTL's
+        transfer branch trains on them without a second forward."""
+        return self._update(inputs, data_samples, True)

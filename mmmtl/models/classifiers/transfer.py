@@ -59,8 +59,15 @@ class TransferClassifier(BaseFewShotClassifier):
         if inputs.dim() == 5:  # episodes used as plain batches
             inputs = inputs.flatten(0, 1)
             data_samples = dict(gt_label=data_samples['gt_label'].flatten())
-        logits = self.head(self.extract_feat(inputs))
-        labels = data_samples['gt_label']
+        return self.loss_on_features(
+            self.extract_feat(inputs), data_samples['gt_label'])
+
+    def loss_on_features(self, feats: Tensor,
+                         labels: Tensor) -> Dict[str, Tensor]:
+        """Cross-entropy and accuracy (%) of the C-way head on backbone
+        features [B, D] with global labels [B] (MTL hands it the features
+        its meta branch computed)."""
+        logits = self.head(feats)
         return dict(
             loss=F.cross_entropy(logits, labels),
             accuracy=(logits.argmax(1) == labels).float().mean() * 100)

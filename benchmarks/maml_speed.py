@@ -1,0 +1,330 @@
+"""Seconds per full second-order MAML meta-step (forward, backward, Adam
+step), mmmtl's task strategies against a plain ``torch.func`` per-task loop
+and ``higher``, on the same tasks and initial weights in one process.
+
+    pip install higher==0.2.1 --no-deps      # optional, a benchmark extra
+    python benchmarks/maml_speed.py [--regimes omniglot-ref ...]
+        [--threads 1 2] [--repeats 3]
+
+Regimes (second-order MAML, Finn et al.'s Conv4 networks):
+    omniglot-ref   Conv4-64 stride 2, 28x28, 5-way 1-shot 15-query, T=32,
+                   1 inner step (the reference Omniglot setting)
+    omniglot-20w   the same network, 20-way 1-shot 5-query, T=16, 5 steps
+    cpu-budget     the same network, 5-way 1-shot 1-query, T=8, 1 step
+                   (configs/maml/maml_conv4_1xb8_omniglot_5way-1shot.py)
+    mini-ref       Conv4-32 max-pool, 84x84 RGB, 5-way 1-shot 15-query, T=4,
+                   5 steps (configs/maml/maml_conv4_1xb4_mini-imagenet_...)
+    mini-32        Conv4-32 max-pool, 32x32 RGB, 5-way 1-shot 15-query, T=4,
+                   5 steps (the reduced miniImageNet CPU protocol)
+
+Every row starts from the same weights and meta-batch; the script asserts
+that all first meta-losses agree, then prints a markdown table per regime
+and thread count: median wall seconds per meta-step over ``--repeats``
+steps after one warm-up step, and the ratio to the plain loop. MTL-MAML
+(beta 0.1, transfer branch over 4112 / 64 classes) is timed beside
+mmmtl's MAML.
+"""
+import argparse
+import copy
+import statistics
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.func import functional_call
+
+import mmmtl  # noqa: F401
+from mmmtl.registry import MODELS
+from mmmtl.utils import register_all_modules
+
+REGIMES = {
+    'omniglot-ref':
+    dict(net='omniglot', ways=5, shots=1, queries=15, tasks=32, steps=1,
+         lr=0.4),
+    'omniglot-20w':
+    dict(net='omniglot', ways=20, shots=1, queries=5, tasks=16, steps=5,
+         lr=0.1),
+    'cpu-budget':
+    dict(net='omniglot', ways=5, shots=1, queries=1, tasks=8, steps=1,
+         lr=0.4),
+    'mini-ref':
+    dict(net='mini', ways=5, shots=1, queries=15, tasks=4, steps=5,
+         lr=0.05, size=84),
+    'mini-32':
+    dict(net='mini', ways=5, shots=1, queries=15, tasks=4, steps=5,
+         lr=0.05, size=32),
+}
+NETS = {
+    'omniglot':
+    dict(backbone=dict(in_channels=1, pool=False, stride=2), features=256,
+         size=28, classes=4112, mean=[0.0], std=[255.0]),
+    'mini':
+    dict(backbone=dict(in_channels=3, channels=(32, 32, 32, 32), pool=True,
+                       stride=1), features=None, size=84, classes=64,
+         mean=[120.0, 115.0, 103.0], std=[70.0, 68.0, 71.0]),
+}
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--regimes', nargs='+', default=list(REGIMES),
+                        choices=list(REGIMES))
+    parser.add_argument('--threads', type=int, nargs='+', default=[1, 2])
+    parser.add_argument('--repeats', type=int, default=3)
+    parser.add_argument('--rows', nargs='+', help='only these rows')
+    return parser.parse_args()
+
+
+def feature_size(net: dict, size: int) -> int:
+    if net['features']:
+        return net['features']
+    side = size
+    for _ in range(4):
+        side //= 2
+    return 32 * side * side
+
+
+def model_cfg(regime: dict, vmap) -> dict:
+    net = NETS[regime['net']]
+    size = regime.get('size', net['size'])
+    return dict(
+        type='MAML',
+        data_preprocessor=dict(
+            type='FewShotDataPreprocessor', mean=net['mean'],
+            std=net['std']),
+        backbone=dict(type='Conv4', track_running_stats=False,
+                      **net['backbone']),
+        head=dict(type='LinearHead', in_channels=feature_size(net, size)),
+        num_ways=regime['ways'],
+        num_inner_steps=regime['steps'],
+        inner_lr=regime['lr'],
+        vmap=vmap)
+
+
+def mtl_cfg(regime: dict) -> dict:
+    maml = model_cfg(regime, None)
+    net = NETS[regime['net']]
+    return dict(
+        type='MTL',
+        data_preprocessor=maml.pop('data_preprocessor'),
+        backbone=maml.pop('backbone'),
+        meta_branch=maml,
+        transfer_branch=dict(
+            type='TransferClassifier',
+            head=dict(type='LinearHead',
+                      in_channels=maml['head']['in_channels'],
+                      num_classes=net['classes'])),
+        beta=0.1)
+
+
+def meta_batch(regime: dict):
+    """uint8 images as a dataloader gives them, their normalised floats, and
+    the data samples."""
+    net = NETS[regime['net']]
+    size = regime.get('size', net['size'])
+    ways, shots, queries = regime['ways'], regime['shots'], regime['queries']
+    gen = torch.Generator().manual_seed(0)
+    channels = net['backbone']['in_channels']
+    images = torch.randint(
+        0, 256, (regime['tasks'], ways * (shots + queries), channels, size,
+                 size), generator=gen, dtype=torch.uint8)
+    labels = torch.cat([
+        torch.arange(ways).repeat_interleave(shots),
+        torch.arange(ways).repeat_interleave(queries)
+    ]).repeat(regime['tasks'], 1)
+    gt = torch.randint(0, net['classes'], labels.shape, generator=gen)
+    samples = dict(episode_label=labels, gt_label=gt, num_ways=ways,
+                   num_shots=shots, num_queries=queries)
+    mean = torch.tensor(net['mean']).view(-1, 1, 1)
+    std = torch.tensor(net['std']).view(-1, 1, 1)
+    return images, (images.float() - mean) / std, samples
+
+
+class PlainConv4(nn.Module):
+    """The same Conv4 with native BatchNorm2d, for the baselines."""
+
+    def __init__(self, reference: nn.Module) -> None:
+        super().__init__()
+        self.backbone = copy.deepcopy(reference.backbone)
+        for block in self.backbone.layers:
+            norm = block[1]
+            native = nn.BatchNorm2d(norm.num_features,
+                                    track_running_stats=False)
+            native.weight, native.bias = norm.weight, norm.bias
+            block[1] = native
+        self.head = copy.deepcopy(reference.head)
+
+    def forward(self, x):
+        return self.head(self.backbone(x))
+
+
+def split(inputs, samples):
+    n = samples['num_ways'] * samples['num_shots']
+    y = samples['episode_label']
+    return inputs[:, :n], y[:, :n], inputs[:, n:], y[:, n:]
+
+
+def plain_loop_loss(net: nn.Module, regime: dict, inputs, samples):
+    """The baseline: torch.func.functional_call + autograd.grad per task."""
+    sx, sy, qx, qy = split(inputs, samples)
+    params = dict(net.named_parameters())
+    total = 0.0
+    for t in range(len(sx)):
+        fast = params
+        for _ in range(regime['steps']):
+            loss = F.cross_entropy(functional_call(net, fast, (sx[t], )),
+                                   sy[t])
+            grads = torch.autograd.grad(
+                loss, list(fast.values()), create_graph=True)
+            fast = {
+                n: p - regime['lr'] * g
+                for (n, p), g in zip(fast.items(), grads)
+            }
+        total = total + F.cross_entropy(
+            functional_call(net, fast, (qx[t], )), qy[t])
+    return total / len(sx)
+
+
+def higher_loss(net: nn.Module, regime: dict, inputs, samples):
+    import higher
+    sx, sy, qx, qy = split(inputs, samples)
+    inner_opt = torch.optim.SGD(net.parameters(), lr=regime['lr'])
+    total = 0.0
+    for t in range(len(sx)):
+        with higher.innerloop_ctx(
+                net, inner_opt, copy_initial_weights=False) as (fnet, diffopt):
+            for _ in range(regime['steps']):
+                diffopt.step(F.cross_entropy(fnet(sx[t]), sy[t]))
+            total = total + F.cross_entropy(fnet(qx[t]), qy[t])
+    return total / len(sx)
+
+
+def time_rows(regime: dict, rows: dict, repeats: int) -> dict:
+    """{row: (first loss, median seconds per meta-step)}."""
+    out = {}
+    for name, (module, step) in rows.items():
+        optimizer = torch.optim.Adam(module.parameters(), lr=1e-3)
+        state = copy.deepcopy(module.state_dict())
+        times, first = [], None
+        for i in range(repeats + 1):
+            start = time.perf_counter()
+            optimizer.zero_grad()
+            loss = step(optimizer)
+            if i == 0:
+                first = loss
+            else:
+                times.append(time.perf_counter() - start)
+        module.load_state_dict(state)
+        out[name] = (first, statistics.median(times))
+    return out
+
+
+def build_rows(regime: dict, selected) -> dict:
+    images, inputs, samples = meta_batch(regime)
+    torch.manual_seed(0)
+    model = MODELS.build(model_cfg(regime, None))
+    init = copy.deepcopy(model.state_dict())
+    rows = {}
+
+    def mmmtl_row(vmap):
+        m = MODELS.build(model_cfg(regime, vmap))
+        m.load_state_dict(init)
+
+        def step(optimizer):
+            loss = m.loss(inputs, samples)['loss']
+            loss.backward()
+            optimizer.step()
+            return loss.item()
+
+        return m, step
+
+    for name, vmap in (('mmmtl vmap', True), ('mmmtl loop', False),
+                       ('mmmtl auto (default)', None)):
+        rows[name] = mmmtl_row(vmap)
+
+    runner_model = MODELS.build(model_cfg(regime, None))
+    runner_model.load_state_dict(init)
+
+    def train_step(optimizer):
+        from mmengine.optim import OptimWrapper
+        wrapper = OptimWrapper(optimizer)
+        logs = runner_model.train_step(
+            dict(img=images, **samples), wrapper)
+        return logs['loss'].item()
+
+    rows['mmmtl runner train_step'] = (runner_model, train_step)
+
+    plain = PlainConv4(model)
+
+    def plain_step(optimizer):
+        loss = plain_loop_loss(plain, regime, inputs, samples)
+        loss.backward()
+        optimizer.step()
+        return loss.item()
+
+    rows['plain torch.func loop (baseline)'] = (plain, plain_step)
+    try:
+        import higher  # noqa: F401
+        higher_net = PlainConv4(model)
+
+        def higher_step(optimizer):
+            loss = higher_loss(higher_net, regime, inputs, samples)
+            loss.backward()
+            optimizer.step()
+            return loss.item()
+
+        rows['higher 0.2.1'] = (higher_net, higher_step)
+    except ImportError:
+        pass
+
+    torch.manual_seed(0)
+    mtl = MODELS.build(mtl_cfg(regime))
+    mtl.load_state_dict(init, strict=False)
+
+    def mtl_step(optimizer):
+        loss = mtl.loss(inputs, samples)['loss']
+        loss.backward()
+        optimizer.step()
+        return loss.item()
+
+    rows['mmmtl MTL-MAML (auto)'] = (mtl, mtl_step)
+    if selected:
+        rows = {k: v for k, v in rows.items() if k in selected}
+    return rows
+
+
+def main():
+    args = parse_args()
+    register_all_modules()
+    for name in args.regimes:
+        regime = REGIMES[name]
+        for threads in args.threads:
+            torch.set_num_threads(threads)
+            results = time_rows(regime, build_rows(regime, args.rows),
+                                args.repeats)
+            maml_losses = {
+                k: v[0]
+                for k, v in results.items() if 'MTL' not in k
+            }
+            ref = next(iter(maml_losses.values()))
+            for row, loss in maml_losses.items():
+                assert abs(loss - ref) <= 1e-4 * max(1.0, abs(ref)), (
+                    f'{name}: first meta-loss of {row} is {loss}, not {ref}')
+            base = results.get('plain torch.func loop (baseline)')
+            print(f'\n{name}: {regime}, {threads} thread(s), median of '
+                  f'{args.repeats} meta-steps; first meta-loss {ref:.6f} '
+                  'in every MAML row\n')
+            print('| implementation | s / meta-step | vs plain loop |')
+            print('|---|---|---|')
+            for row, (_, seconds) in results.items():
+                ratio = (f'{base[1] / seconds:.2f}x faster' if base else '-')
+                print(f'| {row} | {seconds:.3f} | {ratio} |')
+            if 'mmmtl MTL-MAML (auto)' in results and (
+                    'mmmtl auto (default)' in results):
+                print(f"\nMTL-MAML / MAML iteration: "
+                      f"{results['mmmtl MTL-MAML (auto)'][1] / results['mmmtl auto (default)'][1]:.2f}")  # noqa: E501
+
+
+if __name__ == '__main__':
+    main()
