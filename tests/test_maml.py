@@ -214,3 +214,72 @@ def test_automatic_task_batching_follows_the_task_size():
     assert torch.allclose(loss_auto, loss_loop, atol=1e-12)
     for n in grads_auto:
         assert torch.allclose(grads_auto[n], grads_loop[n], atol=1e-10), n
+
+
+def test_zero_head_trains_and_tests_at_any_number_of_ways():
+    """Kao et al.'s zeroing trick: the head is not meta-learned, each task
+    starts it at zero with as many rows as its ways; after one step from
+    zero its weights are lr / S * (onehot - 1/N)^T @ features (the
+    gradient of the mean cross-entropy at uniform scores), computed here by
+    hand from the backbone's support features."""
+    model = build(zero_head=True, num_inner_steps=1, test_num_inner_steps=1)
+    inputs, samples = meta_batch()  # 3-way episodes, head configured 3-way
+    out = model.loss(inputs, samples)
+    out['loss'].backward()
+    assert all(p.grad is None for p in model.head.parameters())
+    assert all(p.grad is not None for p in model.backbone.parameters())
+    # meta-test at 4 ways: a head of 4 rows, one step from zero
+    gen = torch.Generator().manual_seed(5)
+    ways, shots = 4, 2
+    support = torch.randn(ways * shots, 1, 8, 8, generator=gen,
+                          dtype=torch.float64)
+    labels = torch.arange(ways).repeat_interleave(shots)
+    state = model.adapt(support, labels, ways)
+    assert state['head.fc.weight'].shape == (ways, 12)
+    with torch.no_grad():
+        feats = model.backbone(support)
+    onehot = F.one_hot(labels, ways).double()
+    expected_w = model.inner_lr / len(labels) * (onehot - 1 / ways).t() @ feats
+    expected_b = model.inner_lr / len(labels) * (onehot - 1 / ways).sum(0)
+    assert torch.allclose(state['head.fc.weight'], expected_w, atol=1e-12)
+    assert torch.allclose(state['head.fc.bias'], expected_b, atol=1e-12)
+    assert model.predict(state, support).shape == (ways * shots, ways)
+
+
+def test_test_batch_size_draws_seeded_class_balanced_subsets():
+    model = build(test_batch_size=6, test_num_inner_steps=3)
+    labels = torch.arange(3).repeat_interleave(10)
+    batches = list(model._test_batches(labels, 3, 3))
+    assert len(batches) == 3
+    for index in batches:
+        assert len(index) == 6 and len(set(index.tolist())) == 6
+        assert torch.bincount(labels[index], minlength=3).tolist() == [2] * 3
+    again = list(model._test_batches(labels, 3, 3))
+    assert all(torch.equal(a, b) for a, b in zip(batches, again))
+    assert not all(torch.equal(batches[0], b) for b in batches[1:])
+    # a support set no larger than the batch is used whole, every step
+    small = torch.arange(3).repeat_interleave(2)
+    assert all(
+        torch.equal(i, torch.arange(6))
+        for i in model._test_batches(small, 3, 3))
+
+
+def test_test_batch_size_adapts_on_the_drawn_subsets():
+    """adapt() with test_batch_size equals a hand-run inner loop whose
+    step k sees exactly the k-th drawn subset."""
+    model = build(test_batch_size=6, test_num_inner_steps=2)
+    gen = torch.Generator().manual_seed(2)
+    support = torch.randn(30, 1, 8, 8, generator=gen, dtype=torch.float64)
+    labels = torch.arange(3).repeat_interleave(10)
+    state = model.adapt(support, labels, 3)
+    params = {n: p.detach() for n, p in model.shared_params().items()}
+    for index in model._test_batches(labels, 3, 2):
+        params = {n: p.requires_grad_() for n, p in params.items()}
+        loss = model.support_loss(params, support[index], labels[index])
+        grads = torch.autograd.grad(loss, list(params.values()))
+        params = {
+            n: (p - model.inner_lr * g).detach()
+            for (n, p), g in zip(params.items(), grads)
+        }
+    for n in params:
+        assert torch.allclose(state[n], params[n], atol=1e-12), n

@@ -84,6 +84,19 @@ class GradientMetaLearner(BaseFewShotClassifier):
             the fused batch-norm kernel) above; ``True`` / ``False`` force
             one. Both give the same results; vmap needs
             ``bn_policy='batch'`` (``'running'`` always loops).
+        zero_head: Kao et al.'s zeroing trick ("MAML is a Noisy Contrastive
+            Learner in Classification", ICLR 2022): the linear head is not
+            meta-learned; every task starts it at zero, with as many rows
+            as the episode has ways, so one model trains and tests at any
+            N (e.g. 5-way training, 20- and 35-way tests as in Eshratifar
+            et al.'s Table 1).
+        test_batch_size: at meta-test, each inner step uses a seeded random
+            subset of at most this many support images (class-balanced
+            where it divides, i.e. the same number per class when the size
+            allows) instead of all of them: many-shot episodes (35-way
+            100-shot: 3,500 images) then cost what a few-shot one does, as
+            the mini-batch fine-tuning of Nichol et al.'s and Eshratifar et
+            al.'s evaluation. ``None``: the whole support set each step.
     """
 
     def __init__(self,
@@ -97,6 +110,8 @@ class GradientMetaLearner(BaseFewShotClassifier):
                  learn_inner_lr: Optional[str] = None,
                  bn_policy: str = 'batch',
                  vmap: Optional[bool] = None,
+                 zero_head: bool = False,
+                 test_batch_size: Optional[int] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(backbone, data_preprocessor, init_cfg)
@@ -113,6 +128,20 @@ class GradientMetaLearner(BaseFewShotClassifier):
             raise ValueError(f'{name}: per-step learned rates need '
                              'test_num_inner_steps == num_inner_steps')
         self.head = build_n_way_head(head, num_ways, f'{name}: head')
+        self.zero_head = zero_head
+        if zero_head:
+            if type(self.head).__name__ != 'LinearHead':
+                raise ValueError(f'{name}: zero_head needs a LinearHead, '
+                                 f'got {type(self.head).__name__}')
+            if learn_inner_lr == 'per_param':
+                raise ValueError(f"{name}: zero_head heads change shape "
+                                 "with the ways; learn_inner_lr='per_param'"
+                                 ' cannot give them rates')
+            self.head.requires_grad_(False)
+        if test_batch_size is not None and test_batch_size < 1:
+            raise ValueError(f'{name}: test_batch_size must be positive, '
+                             f'got {test_batch_size}')
+        self.test_batch_size = test_batch_size
         self.num_ways = num_ways
         self.num_inner_steps = num_inner_steps
         self.test_num_inner_steps = test_num_inner_steps
@@ -149,13 +178,22 @@ class GradientMetaLearner(BaseFewShotClassifier):
                 f'Conv4(track_running_stats={wanted}))')
 
     # functional model ----------------------------------------------------
-    def shared_params(self) -> Params:
-        """The meta-learned weights (backbone and head), by name."""
-        return {
+    def shared_params(self, num_ways: Optional[int] = None) -> Params:
+        """The weights every task starts from, by name: the meta-learned
+        backbone and head; with ``zero_head`` a head of zeros with
+        ``num_ways`` rows (default: the configured ``num_ways``)."""
+        params = {
             n: p
             for n, p in self.named_parameters()
             if n.startswith(('backbone.', 'head.'))
         }
+        if self.zero_head:
+            ways = num_ways or self.num_ways
+            params.update({
+                n: p.new_zeros((ways, *p.shape[1:]))
+                for n, p in self.head.named_parameters(prefix='head')
+            })
+        return params
 
     def inner_lrs_by_name(self) -> Union[float, Dict[str, Tensor]]:
         """The inner learning rate in :func:`inner_loop`'s format."""
@@ -227,7 +265,7 @@ class GradientMetaLearner(BaseFewShotClassifier):
                 inputs[:, num_support:], labels[:, num_support:])
 
     def _check_ways(self, num_ways: int) -> None:
-        if num_ways != self.num_ways:
+        if not self.zero_head and num_ways != self.num_ways:
             raise ValueError(
                 f'{type(self).__name__} has a {self.num_ways}-way head; got '
                 f'{num_ways}-way episodes')
@@ -243,7 +281,9 @@ class GradientMetaLearner(BaseFewShotClassifier):
             return adapt_tasks(
                 self._support_loss_and_features
                 if with_features else self.support_loss,
-                self.shared_params(), (support, labels),
+                self.shared_params(
+                    int(labels.max()) + 1 if self.zero_head else None),
+                (support, labels),
                 num_steps=self.num_inner_steps,
                 lr=self.inner_lrs_by_name(),
                 adapt=self.adapt_names,
@@ -255,7 +295,10 @@ class GradientMetaLearner(BaseFewShotClassifier):
                        labels: Tensor) -> Tuple[Tensor, Tensor]:
         """Per-task cross-entropy and accuracy (%) of ``images`` [T, B, ...]
         under the fast weights of :meth:`adapt_batch`."""
-        shared = self.shared_params()
+        shared = {
+            n: p
+            for n, p in self.shared_params().items() if n not in fast
+        }
 
         def evaluate(fast_t: Params, x: Tensor,
                      y: Tensor) -> Tuple[Tensor, Tensor]:
@@ -270,19 +313,51 @@ class GradientMetaLearner(BaseFewShotClassifier):
     def adapt(self, support: Tensor, labels: Tensor,
               num_ways: int) -> Params:
         self._check_ways(num_ways)
-        params = {n: p.detach() for n, p in self.shared_params().items()}
+        params = {
+            n: p.detach()
+            for n, p in self.shared_params(num_ways).items()
+        }
         lr = self.inner_lrs_by_name()
         if isinstance(lr, dict):
             lr = {n: v.detach() for n, v in lr.items()}
+        batches = iter(
+            self._test_batches(labels, num_ways, self.test_num_inner_steps))
+
+        def support_loss(p: Params) -> Tensor:
+            # called once per inner step
+            index = next(batches)
+            return self.support_loss(p, support[index], labels[index])
+
         with self._inner_bn():
             fast = inner_loop(
-                lambda p: self.support_loss(p, support, labels),
+                support_loss,
                 params,
                 num_steps=self.test_num_inner_steps,
                 lr=lr,
                 adapt=self.adapt_names,
                 first_order=True)
         return {n: p.detach() for n, p in fast.items()}
+
+    def _test_batches(self, labels: Tensor, num_ways: int,
+                      num_steps: int) -> Iterator[Tensor]:
+        """Support indices of each test inner step: all of them, or (with
+        ``test_batch_size``) a seeded class-balanced random subset."""
+        everything = torch.arange(len(labels), device=labels.device)
+        size = self.test_batch_size
+        if size is None or size >= len(labels):
+            for _ in range(num_steps):
+                yield everything
+            return
+        gen = torch.Generator().manual_seed(len(labels))
+        per_class = max(size // num_ways, 1)
+        members = [(labels == c).nonzero().flatten().cpu()
+                   for c in range(num_ways)]
+        for _ in range(num_steps):
+            chosen = torch.cat([
+                m[torch.randperm(len(m), generator=gen)[:per_class]]
+                for m in members
+            ])
+            yield chosen.to(labels.device)
 
     def predict(self, task_state: Params, query: Tensor) -> Tensor:
         with torch.no_grad():

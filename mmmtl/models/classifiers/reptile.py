@@ -50,7 +50,10 @@ class Reptile(GradientMetaLearner):
         with torch.no_grad():
             losses, accuracies = self.evaluate_batch(fast, support, labels)
         shared = self.shared_params()
-        update = {n: shared[n].detach() - p.mean(0) for n, p in fast.items()}
+        update = {
+            n: shared[n].detach() - p.mean(0)
+            for n, p in fast.items() if shared[n].requires_grad
+        }
         surrogate = sum((shared[n] * u).sum() for n, u in update.items())
         logs = dict(loss=surrogate - surrogate.detach() + losses.mean(),
                     accuracy=accuracies.mean())
