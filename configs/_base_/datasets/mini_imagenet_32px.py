@@ -1,0 +1,39 @@
+# miniImageNet at 32x32 RGB: a reduced CPU protocol (the image side of
+# CIFAR-FS), not the published 84x84 setting. Each split is decoded and
+# resized once into memory (cache_images; 'area' interpolation from the
+# 84x84 pre-cut images), so an item costs a copy; no loader workers (one
+# thread per run on a 2-core machine). Transfer training adds horizontal
+# flips; episodes use the test pipeline, as the MAML / ProtoNet references.
+_base_ = ['./mini_imagenet.py']
+
+load_32px = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=(32, 32), interpolation='area'),
+]
+train_pipeline = [
+    *load_32px,
+    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+    dict(type='BGRToRGB'),
+    dict(type='mmpretrain.Collect', keys=['img', 'gt_label']),
+    dict(type='ImageToTensor', keys=['img'])
+]
+test_pipeline = [
+    *load_32px,
+    dict(type='BGRToRGB'),
+    dict(type='mmpretrain.Collect', keys=['img', 'gt_label']),
+    dict(type='ImageToTensor', keys=['img'])
+]
+loader = dict(num_workers=0, persistent_workers=False)
+
+train_dataloader = dict(
+    **loader,
+    dataset=dict(pipeline=train_pipeline, cache_images=True))
+val_dataloader = dict(
+    **loader,
+    dataset=dict(
+        num_shots=5,
+        num_episodes=200,
+        dataset=dict(pipeline=test_pipeline, cache_images=True)))
+test_dataloader = dict(
+    **loader,
+    dataset=dict(dataset=dict(pipeline=test_pipeline, cache_images=True)))
