@@ -102,3 +102,54 @@ class BGRToRGB(BaseTransform):
 
     def __repr__(self) -> str:
         return f'{type(self).__name__}(keys={self.keys})'
+
+
+@TRANSFORMS.register_module()
+class ResizeCenterCrop(BaseTransform):
+    """The test-time crop of full-size images that leaves pre-cut ones as
+    they are.
+
+    An image that is already ``crop_size`` x ``crop_size`` (pre-cut
+    miniImageNet, tieredImageNet) passes unchanged. Any other image gets
+    the classic evaluation crop: its short edge resized to ``resize_short``
+    (mmpretrain's ``ResizeEdge``), then the centre ``crop_size`` square
+    (mmcv's ``CenterCrop``). Resizing a pre-cut 84x84 image to 96 and
+    cropping 84 would zoom in and throw away its border; full-size ImageNet
+    or CUB files need the resize and crop. One transform does the right
+    thing for both, so a base config serves every layout.
+
+    Args:
+        crop_size: side of the square output.
+        resize_short: short edge before cropping (96 for 84: ratio 0.875).
+        interpolation: resize interpolation (of ``ResizeEdge``).
+    """
+
+    def __init__(self,
+                 crop_size: int = 84,
+                 resize_short: int = 96,
+                 interpolation: str = 'bilinear') -> None:
+        if not 0 < crop_size <= resize_short:
+            raise ValueError(
+                f'ResizeCenterCrop: need 0 < crop_size <= resize_short, got '
+                f'crop_size={crop_size}, resize_short={resize_short}')
+        self.crop_size = crop_size
+        self.resize_short = resize_short
+        self.interpolation = interpolation
+        self.resize = TRANSFORMS.build(
+            dict(
+                type='mmpretrain.ResizeEdge',
+                scale=resize_short,
+                edge='short',
+                interpolation=interpolation))
+        self.crop = TRANSFORMS.build(
+            dict(type='CenterCrop', crop_size=crop_size))
+
+    def transform(self, results: dict) -> dict:
+        if results['img'].shape[:2] == (self.crop_size, self.crop_size):
+            return results
+        return self.crop(self.resize(results))
+
+    def __repr__(self) -> str:
+        return (f'{type(self).__name__}(crop_size={self.crop_size}, '
+                f'resize_short={self.resize_short}, '
+                f'interpolation={self.interpolation!r})')
