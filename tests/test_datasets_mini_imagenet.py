@@ -528,3 +528,18 @@ def test_too_small_splits_are_named(unseen_root):
                        match=r"split='train'.*3 classes have fewer than 115 "
                              r"images \(episodes need 100 shots \+ 15"):
         EpisodicDataset(train, 3, 100, 15, num_episodes=1)
+
+
+def test_bgr_to_rgb_reverses_channels():
+    from mmmtl.datasets import BGRToRGB
+    rng = np.random.default_rng(0)
+    full = rng.integers(0, 256, size=(30, 40, 3), dtype=np.uint8)
+    for img in (full, full[3:20, 5:33],  # a crop: a non-contiguous view
+                full.astype(np.float32) / 7, full.astype(np.float64) / 7):
+        out = BGRToRGB()(dict(img=img.copy() if img.base is None else img))
+        np.testing.assert_array_equal(out['img'], img[..., [2, 1, 0]])
+        assert out['img'].flags.c_contiguous
+    grey = full[..., 0]
+    assert BGRToRGB()(dict(img=grey))['img'] is grey
+    with pytest.raises(ValueError, match='expected HxWx3'):
+        BGRToRGB()(dict(img=np.zeros((4, 4, 2), np.uint8)))
