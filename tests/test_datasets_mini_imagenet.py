@@ -313,3 +313,233 @@ def test_train_and_meta_test_tools(precut_root, tmp_path):
     (row, ) = out['results']
     assert row['num_ways'] == 2 and row['num_episodes'] == 2
     assert 0.0 <= row['accuracy_mean'] <= 100.0
+
+
+# --- pre-cut images as they are, the 36 unseen classes, large episodes ---
+
+def noise_jpeg(path: str, seed: int, size=(84, 84)) -> None:
+    """A JPEG of random pixels (every pixel matters: a resize, crop or
+    flip changes them)."""
+    rng = np.random.default_rng(seed)
+    pixels = rng.integers(0, 256, size=(size[1], size[0], 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(path, quality=90)
+
+
+def write_precut(root: str, classes: dict, per_class: int, size=(84, 84),
+                 seed: int = 0) -> str:
+    """Pre-cut layout with ``classes[split]`` wnids of ``per_class`` noise
+    images each."""
+    os.makedirs(osp.join(root, 'images'))
+    for split, wnids in classes.items():
+        with open(osp.join(root, f'{split}.csv'), 'w') as f:
+            f.write('filename,label\n')
+            for c, wnid in enumerate(wnids):
+                for k in range(1, per_class + 1):
+                    name = csv_name(wnid, k)
+                    f.write(f'{name},{wnid}\n')
+                    noise_jpeg(osp.join(root, 'images', name),
+                               seed + 1000 * c + k, size)
+    return root
+
+
+def file_rgb(path: str) -> np.ndarray:
+    """The image as decoded by PIL (independent of mmcv / cv2), RGB."""
+    with Image.open(path) as im:
+        return np.array(im.convert('RGB'))
+
+
+@pytest.mark.parametrize('cache_images', [False, True])
+def test_precut_image_reaches_model_pixel_identical(tmp_path, cache_images):
+    """The config's test pipeline, EpisodicDataset, episode_collate and the
+    model's data preprocessor: a pre-cut 84x84 image arrives as its file's
+    RGB pixels, exactly (no resize-96 / crop-84 zoom)."""
+    classes = dict(test=['n03000001', 'n03000002', 'n03000003'])
+    root = write_precut(str(tmp_path / 'mini'), classes, per_class=3)
+    cfg = Config.fromfile(
+        osp.join(REPO, 'configs/_base_/datasets/mini_imagenet.py'))
+    episodes = EpisodicDataset(
+        dict(type='MiniImageNet', data_root=root, split='test',
+             pipeline=cfg.test_pipeline, cache_images=cache_images),
+        num_ways=3, num_shots=1, num_queries=2, num_episodes=2)
+    from mmmtl.datasets import episode_collate
+    batch = episode_collate([episodes[0], episodes[1]])
+    assert batch['img'].shape == (2, 9, 3, 84, 84)
+    assert batch['img'].dtype == torch.uint8
+    ds = episodes.dataset
+    files = [[ds.get_data_info(int(i))['img_path'] for i in item]
+             for item in batch['indices']]
+    expected = torch.stack([
+        torch.stack([torch.from_numpy(file_rgb(p)).permute(2, 0, 1)
+                     for p in paths]) for paths in files])
+    assert torch.equal(batch['img'], expected)
+    # ... and the model normalises exactly those pixels
+    model_cfg = Config.fromfile(
+        osp.join(REPO, 'configs/_base_/models/maml_conv4_rgb84.py'))
+    from mmmtl.registry import MODELS
+    preprocessor = MODELS.build(model_cfg.model.data_preprocessor)
+    inputs = preprocessor(batch)['inputs']
+    mean = torch.tensor([123.675, 116.28, 103.53]).view(3, 1, 1)
+    std = torch.tensor([58.395, 57.12, 57.375]).view(3, 1, 1)
+    torch.testing.assert_close(inputs, (expected.float() - mean) / std)
+
+
+def test_resize_center_crop_keeps_imagenet_crop():
+    """Full-size images: the same pixels as the former ResizeEdge(96) +
+    CenterCrop(84); an 84x84 image passes untouched, where the former
+    pipeline would have changed it."""
+    from mmmtl.registry import TRANSFORMS
+    new = TRANSFORMS.build(
+        dict(type='ResizeCenterCrop', crop_size=84, resize_short=96))
+    old = Compose([
+        dict(type='mmpretrain.ResizeEdge', scale=96, edge='short'),
+        dict(type='CenterCrop', crop_size=84)
+    ])
+    rng = np.random.default_rng(0)
+    for shape in [(375, 500, 3), (500, 333, 3), (90, 90, 3), (84, 85, 3)]:
+        img = rng.integers(0, 256, size=shape, dtype=np.uint8)
+        a = new(dict(img=img.copy()))
+        b = old(dict(img=img.copy()))
+        assert a['img'].shape == (84, 84, 3)
+        np.testing.assert_array_equal(a['img'], b['img'])
+    precut = rng.integers(0, 256, size=(84, 84, 3), dtype=np.uint8)
+    np.testing.assert_array_equal(new(dict(img=precut.copy()))['img'],
+                                  precut)
+    assert not np.array_equal(old(dict(img=precut.copy()))['img'], precut)
+    with pytest.raises(ValueError, match='crop_size <= resize_short'):
+        TRANSFORMS.build(
+            dict(type='ResizeCenterCrop', crop_size=96, resize_short=84))
+
+
+UNSEEN = dict(
+    train=[f'n01{c:06d}' for c in range(3)],
+    val=[f'n02{c:06d}' for c in range(16)],
+    test=[f'n03{c:06d}' for c in range(20)])
+
+
+@pytest.fixture(scope='module')
+def unseen_root(tmp_path_factory):
+    """16 val + 20 test classes of 116 tiny images (100 shots + 15 queries
+    fit), 3 train classes of 20."""
+    root = str(tmp_path_factory.mktemp('unseen') / 'mini')
+    write_precut(root, dict(val=UNSEEN['val'], test=UNSEEN['test']),
+                 per_class=116, size=(4, 4))
+    with open(osp.join(root, 'train.csv'), 'w') as f:
+        f.write('filename,label\n')
+        for wnid in UNSEEN['train']:
+            for k in range(1, 21):
+                f.write(f'{csv_name(wnid, k)},{wnid}\n')
+                noise_jpeg(osp.join(root, 'images', csv_name(wnid, k)), k,
+                           (4, 4))
+    return root
+
+
+def check_val_plus_test(root: str, val_classes: int, test_classes: int):
+    """The 'val+test' split is val's classes and images, then test's."""
+    val = MiniImageNet(data_root=root, split='val')
+    test = MiniImageNet(data_root=root, split='test')
+    unseen = MiniImageNet(data_root=root, split='val+test')
+    assert unseen.num_classes == val_classes + test_classes
+    assert unseen.classes == val.classes + test.classes
+    assert not set(val.classes) & set(test.classes)
+    assert len(unseen) == len(val) + len(test)
+    paths = [unseen.get_data_info(i)['img_path'] for i in range(len(unseen))]
+    assert paths == ([val.get_data_info(i)['img_path']
+                      for i in range(len(val))] +
+                     [test.get_data_info(i)['img_path']
+                      for i in range(len(test))])
+    np.testing.assert_array_equal(
+        unseen.get_gt_labels(),
+        np.concatenate([val.get_gt_labels(),
+                        test.get_gt_labels() + val_classes]))
+    return unseen
+
+
+def test_unseen_split_is_val_plus_test(unseen_root, tmp_path):
+    unseen = check_val_plus_test(unseen_root, 16, 20)
+    assert unseen.classes == tuple(UNSEEN['val'] + UNSEEN['test'])
+    # the standard evaluation split stays 'test'
+    cfg = Config.fromfile(
+        osp.join(REPO, 'configs/_base_/datasets/mini_imagenet.py'))
+    assert cfg.test_dataloader.dataset.dataset.split == 'test'
+    # a class in both files would merge two classes: refused
+    root = str(tmp_path / 'shared_class')
+    write_precut(root, dict(val=['n02000001', 'n02000002'],
+                            test=['n02000002', 'n03000001']), per_class=2,
+                 size=(4, 4))
+    with pytest.raises(ValueError,
+                       match=r'n02000002 of .*test\.csv \(line 2\) is also '
+                             r'a class of .*val\.csv'):
+        MiniImageNet(data_root=root, split='val+test')
+
+
+def check_episode(episodes, index: int, ways: int, shots: int,
+                  queries: int) -> None:
+    ep = episodes.episode(index)
+    labels = episodes.dataset.get_gt_labels()
+    assert len(set(ep.classes.tolist())) == ways
+    assert len(ep.support) == ways * shots
+    assert len(ep.query) == ways * queries
+    assert not set(ep.support.tolist()) & set(ep.query.tolist())
+    assert len(set(ep.support.tolist())) == ways * shots
+    assert len(set(ep.query.tolist())) == ways * queries
+    # class-major, each image of its class
+    np.testing.assert_array_equal(labels[ep.support],
+                                  np.repeat(ep.classes, shots))
+    np.testing.assert_array_equal(labels[ep.query],
+                                  np.repeat(ep.classes, queries))
+
+
+def test_many_way_and_many_shot_episodes(unseen_root):
+    """35-way on the 36 unseen classes and 100-shot + 15 queries: distinct
+    classes, disjoint support and query sets; items and collate."""
+    from mmmtl.datasets import episode_collate
+    pipeline = [dict(type='LoadImageFromFile'),
+                dict(type='ImageToTensor', keys=['img'])]
+    unseen = MiniImageNet(data_root=unseen_root, split='val+test',
+                          pipeline=pipeline)
+    for ways, shots in [(35, 1), (35, 5), (5, 100), (20, 100), (35, 100)]:
+        episodes = EpisodicDataset(unseen, ways, shots, 15, num_episodes=4,
+                                   seed=3)
+        for index in range(4):
+            check_episode(episodes, index, ways, shots, 15)
+    episodes = EpisodicDataset(unseen, 5, 100, 15, num_episodes=2)
+    batch = episode_collate([episodes[0], episodes[1]])
+    assert batch['img'].shape == (2, 575, 3, 4, 4)
+    assert batch['episode_label'][0].tolist() == (
+        np.repeat(np.arange(5), 100).tolist() +
+        np.repeat(np.arange(5), 15).tolist())
+    episodes = EpisodicDataset(unseen, 35, 1, 15, num_episodes=1)
+    item, ep = episodes[0], episodes.episode(0)
+    assert item['img'].shape == (35 * 16, 3, 4, 4)
+    np.testing.assert_array_equal(item['indices'],
+                                  np.concatenate([ep.support, ep.query]))
+    np.testing.assert_array_equal(item['gt_label'],
+                                  unseen.get_gt_labels()[item['indices']])
+
+
+def test_too_small_splits_are_named(unseen_root):
+    test = MiniImageNet(data_root=unseen_root, split='test')
+    with pytest.raises(ValueError,
+                       match=r"35-way episodes need at least 35 classes; "
+                             r"MiniImageNet split 'test' .* has 20 classes"):
+        EpisodicDataset(test, 35, 1, 15, num_episodes=1)
+    train = MiniImageNet(data_root=unseen_root, split='train')
+    with pytest.raises(ValueError,
+                       match=r"split='train'.*3 classes have fewer than 115 "
+                             r"images \(episodes need 100 shots \+ 15"):
+        EpisodicDataset(train, 3, 100, 15, num_episodes=1)
+
+
+def test_bgr_to_rgb_reverses_channels():
+    from mmmtl.datasets import BGRToRGB
+    rng = np.random.default_rng(0)
+    full = rng.integers(0, 256, size=(30, 40, 3), dtype=np.uint8)
+    for img in (full, full[3:20, 5:33],  # a crop: a non-contiguous view
+                full.astype(np.float32) / 7, full.astype(np.float64) / 7):
+        out = BGRToRGB()(dict(img=img.copy() if img.base is None else img))
+        np.testing.assert_array_equal(out['img'], img[..., [2, 1, 0]])
+        assert out['img'].flags.c_contiguous
+    grey = full[..., 0]
+    assert BGRToRGB()(dict(img=grey))['img'] is grey
+    with pytest.raises(ValueError, match='expected HxWx3'):
+        BGRToRGB()(dict(img=np.zeros((4, 4, 2), np.uint8)))

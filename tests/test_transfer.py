@@ -85,3 +85,95 @@ def test_meta_test_reports_episode_accuracy():
         mode='predict')
     assert [r['accuracy'] for r in out] == [100.0, 100.0]
     assert out[0]['num_ways'] == 2
+
+
+# The two test-time heads of docs/transfer_baseline.md, as given there on
+# the command line of tools/test.py.
+LINEAR_SGD_HEAD = [
+    'model.finetune_cfg.head._delete_=True',
+    'model.finetune_cfg.head.type=LinearHead',
+    'model.finetune_cfg.head.zero_init=True', 'model.finetune_cfg.init=module'
+]
+COSINE_CENTROID_HEAD = ['model.finetune_cfg.num_steps=0']
+
+
+def model_from_command_line(options):
+    import importlib.util
+    import os.path as osp
+
+    from mmengine.config import Config
+
+    from conftest import REPO
+    config = osp.join(
+        REPO, 'configs/transfer/baseline_conv4_1xb128_mini-imagenet_'
+        '5way-1shot.py')
+    spec = importlib.util.spec_from_file_location(
+        'mmmtl_tools_test', osp.join(REPO, 'tools/test.py'))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    args = tool.parse_args([config, 'unused.pth', '--cfg-options', *options])
+    cfg = Config.fromfile(config)
+    cfg.merge_from_dict(args.cfg_options)
+    model = MODELS.build(cfg.model)
+    model.eval()
+    return model, cfg.model.finetune_cfg
+
+
+def count_backbone_calls(model):
+    calls = []
+    model.backbone.register_forward_hook(lambda *_: calls.append(1))
+    return calls
+
+
+def test_documented_heads_linear_sgd_and_cosine_centroid():
+    """Both heads of the docs, selected by --cfg-options on the miniImageNet
+    config: the linear head is zero-started SGD on the frozen support
+    features (hand-written loop); the centroid head scores 10 x cosine to
+    the hand-computed class means. The backbone runs once per episode for
+    the support set and once for the queries, not once per step."""
+    from conftest import REPO
+    with open(f'{REPO}/docs/transfer_baseline.md') as f:
+        docs = f.read()
+    for option in LINEAR_SGD_HEAD + COSINE_CENTROID_HEAD:
+        assert option in docs
+
+    torch.manual_seed(0)
+    support = torch.rand(10, 3, 84, 84) * 255
+    labels = torch.arange(5).repeat_interleave(2)
+    query = torch.rand(7, 3, 84, 84) * 255
+
+    model, cfg = model_from_command_line(LINEAR_SGD_HEAD)
+    assert cfg.head == dict(type='LinearHead', zero_init=True)
+    calls = count_backbone_calls(model)
+    inputs = model.data_preprocessor(dict(img=support))['inputs']
+    params = model.adapt(inputs, labels, num_ways=5)
+    assert len(calls) == 1 and cfg.num_steps == 100
+    with torch.no_grad():
+        feats = model.extract_feat(inputs)
+    w = torch.zeros(5, feats.shape[1], requires_grad=True)
+    b = torch.zeros(5, requires_grad=True)
+    for _ in range(cfg.num_steps):
+        loss = F.cross_entropy(feats @ w.t() + b, labels)
+        gw, gb = torch.autograd.grad(loss, [w, b])
+        with torch.no_grad():
+            w -= cfg.lr * gw
+            b -= cfg.lr * gb
+    torch.testing.assert_close(params['fc.weight'], w, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(params['fc.bias'], b, atol=1e-5, rtol=1e-4)
+
+    model, cfg = model_from_command_line(COSINE_CENTROID_HEAD)
+    assert cfg.head.type == 'CosineHead' and cfg.init == 'prototypes'
+    calls = count_backbone_calls(model)
+    s = model.data_preprocessor(dict(img=support))['inputs']
+    q = model.data_preprocessor(dict(img=query))['inputs']
+    scores = model.predict(model.adapt(s, labels, 5), q)
+    assert len(calls) == 2
+    with torch.no_grad():
+        fs, fq = model.extract_feat(s), model.extract_feat(q)
+    means = torch.stack([fs[2 * c:2 * c + 2].mean(0) for c in range(5)])
+    cos = torch.stack([
+        torch.stack([torch.dot(x, m) / (x.norm() * m.norm()) for m in means])
+        for x in fq
+    ])
+    torch.testing.assert_close(scores, 10 * cos, atol=1e-5, rtol=1e-5)
+    assert torch.equal(scores.argmax(1), cos.argmax(1))

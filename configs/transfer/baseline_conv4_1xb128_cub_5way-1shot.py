@@ -1,6 +1,7 @@
 # Baseline (Chen et al. 2019) on CUB: a Conv4 (1600 features at 84x84) with a
-# linear head over the 100 base classes; meta-test fine-tunes a new zero-
-# initialised linear head on the support features.
+# linear head over the 100 base classes; meta-test: a new cosine
+# head started from the support class means, fine-tuned on the frozen
+# features (linear SGD head: docs/transfer_baseline.md).
 _base_ = [
     '../_base_/datasets/cub.py',
     '../_base_/models/transfer_conv4_rgb84.py',

@@ -1,6 +1,7 @@
 # Baseline (Chen et al. 2019) on miniImageNet: a ResNet12 (640 features) with a
-# linear head over the 64 base classes; meta-test fine-tunes a new zero-
-# initialised linear head on the support features.
+# linear head over the 64 base classes; meta-test: a new cosine
+# head started from the support class means, fine-tuned on the frozen
+# features (linear SGD head: docs/transfer_baseline.md).
 _base_ = [
     '../_base_/datasets/mini_imagenet.py',
     '../_base_/models/transfer_resnet12.py',

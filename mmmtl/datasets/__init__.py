@@ -8,10 +8,11 @@ from .mini_imagenet import MiniImageNet
 from .omniglot import Omniglot
 from .samplers import EpisodeStreamSampler
 from .tiered_imagenet import TieredImageNet
-from .transforms import BGRToRGB, LoadImageFromBytes
+from .transforms import BGRToRGB, LoadImageFromBytes, ResizeCenterCrop
 
 __all__ = [
     'FewShotDataset', 'Omniglot', 'MiniImageNet', 'TieredImageNet', 'CUB',
     'Episode', 'EpisodicDataset', 'episode_collate', 'sample_episode',
-    'LoadImageFromBytes', 'BGRToRGB', 'EpisodeStreamSampler'
+    'LoadImageFromBytes', 'BGRToRGB', 'ResizeCenterCrop',
+    'EpisodeStreamSampler'
 ]

@@ -1,8 +1,21 @@
-"""Base class of the few-shot datasets: a labelled image list for one split."""
+"""Base class of the few-shot datasets: a labelled image list for one split,
+optionally decoded once into memory."""
+import time
 from typing import List, Optional, Sequence
 
 import numpy as np
-from mmengine.dataset import BaseDataset
+from mmcv.transforms import CenterCrop, LoadImageFromFile, Resize
+from mmengine.dataset import BaseDataset, Compose
+from mmengine.logging import print_log
+
+from .transforms import LoadImageFromBytes, ResizeCenterCrop
+
+# What ``cache_images`` may run once per image instead of once per item: a
+# loading transform, then transforms whose output depends on their input
+# only (no randomness, no state). Matched by exact type: a subclass may add
+# randomness.
+_CACHE_LOADERS = (LoadImageFromFile, LoadImageFromBytes)
+_CACHE_DETERMINISTIC = (Resize, CenterCrop, ResizeCenterCrop)
 
 
 class FewShotDataset(BaseDataset):
@@ -18,6 +31,19 @@ class FewShotDataset(BaseDataset):
 
     ``SPLITS`` lists the valid ``split`` names of a benchmark (empty: the
     subclass checks ``split`` itself).
+
+    ``cache_images=True`` decodes the split once, at initialisation, for
+    CPU runs where per-item JPEG / PNG decoding is a large part of the
+    data time: the pipeline's leading deterministic transforms (a loading
+    transform, ``LoadImageFromFile`` or ``LoadImageFromBytes``, then any
+    ``Resize``, ``CenterCrop`` or ``ResizeCenterCrop`` right after it) run
+    once per image and their output (uint8 ``img`` and its metadata)
+    replaces the entry in ``data_list``; ``pipeline`` becomes the remaining
+    transforms, so that an item costs a copy of its array plus those. Items
+    are the same as without the cache (the transforms and their order are
+    the same). Images of one shape share one contiguous array. Memory: the
+    cached images, e.g. 38,400 x 84 x 84 x 3 bytes = 813 MB for the
+    miniImageNet train split at 84x84.
     """
 
     SPLITS: tuple = ()
@@ -28,11 +54,19 @@ class FewShotDataset(BaseDataset):
                  pipeline: Sequence = (),
                  serialize_data: bool = False,
                  lazy_init: bool = False,
+                 cache_images: bool = False,
                  **kwargs) -> None:
         if self.SPLITS and split not in self.SPLITS:
             raise ValueError(f'{type(self).__name__}: unknown split '
                              f'{split!r}; choose from {self.SPLITS}')
+        if cache_images and serialize_data:
+            raise ValueError(f'{type(self).__name__}: cache_images=True '
+                             'keeps decoded arrays in data_list; it cannot '
+                             'be combined with serialize_data=True')
         self.split = split
+        self.cache_images = cache_images
+        self.cached_transforms: list = []
+        self.cached_bytes = 0
         self._classes: List[str] = []
         super().__init__(
             data_root=data_root,
@@ -50,6 +84,64 @@ class FewShotDataset(BaseDataset):
         self._class_to_indices = [
             np.flatnonzero(labels == c) for c in range(len(self._classes))
         ]
+        if self.cache_images:
+            self._decode_into_memory()
+
+    def _decode_into_memory(self) -> None:
+        """Run the pipeline's leading deterministic transforms once per image
+        (see the class docstring) and keep their output in ``data_list``."""
+        transforms = list(self.pipeline.transforms)
+        count = 0
+        if transforms and type(transforms[0]) in _CACHE_LOADERS:
+            count = 1
+            while (count < len(transforms)
+                   and type(transforms[count]) in _CACHE_DETERMINISTIC):
+                count += 1
+        if count == 0:
+            first = transforms[0] if transforms else 'an empty pipeline'
+            raise ValueError(
+                f'{type(self).__name__} (split={self.split!r}): '
+                'cache_images=True needs a pipeline that starts with an '
+                'image loading transform (LoadImageFromFile or '
+                f'LoadImageFromBytes), got {first}')
+        prefix = Compose(transforms[:count])
+        start = time.perf_counter()
+        shared = None  # one array for all images while their shapes agree
+        for i, info in enumerate(self.data_list):
+            where = (f'{type(self).__name__} (split={self.split!r}): '
+                     f'cache_images: item {i} '
+                     f'({info.get("img_path", "in memory")})')
+            try:
+                results = prefix(dict(info, sample_idx=i))
+            except Exception as err:  # loaders raise many types
+                raise ValueError(f'{where}: {err}') from err
+            if results is None:
+                raise ValueError(f'{where}: the pipeline gave no image')
+            results.pop('sample_idx')
+            img = results['img']
+            if i == 0:
+                shared = np.empty((len(self.data_list), ) + img.shape,
+                                  img.dtype)
+            if (shared is not None and img.shape == shared.shape[1:]
+                    and img.dtype == shared.dtype):
+                shared[i] = img
+                results['img'] = shared[i]
+            elif shared is not None:  # mixed shapes: one array per image
+                for earlier in self.data_list[:i]:
+                    earlier['img'] = earlier['img'].copy()
+                shared = None
+            self.data_list[i] = results
+        self.cached_bytes = sum(info['img'].nbytes
+                                for info in self.data_list)
+        self.cached_transforms = transforms[:count]
+        self.pipeline = Compose(transforms[count:])
+        print_log(
+            f'{type(self).__name__} (split={self.split!r}): decoded '
+            f'{len(self.data_list)} images into memory '
+            f'({self.cached_bytes / 1e6:.0f} MB) in '
+            f'{time.perf_counter() - start:.1f} s by '
+            f'{[type(t).__name__ for t in self.cached_transforms]}',
+            logger='current')
 
     @property
     def classes(self) -> tuple:
@@ -86,6 +178,7 @@ class FewShotDataset(BaseDataset):
             listed = ', '.join(f'{name!r} ({n})' for name, n in short[:10])
             more = f' and {len(short) - 10} more' if len(short) > 10 else ''
             raise ValueError(
-                f'{type(self).__name__} (data_root={self.data_root!r}): '
+                f'{type(self).__name__} (split={self.split!r}, '
+                f'data_root={self.data_root!r}): '
                 f'{len(short)} classes have fewer than {needed} images '
                 f'{what or ""}: {listed}{more}')

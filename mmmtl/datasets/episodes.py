@@ -101,9 +101,10 @@ class EpisodicDataset:
         if num_ways > self.dataset.num_classes:
             raise ValueError(
                 f'EpisodicDataset: {num_ways}-way episodes need at least '
-                f'{num_ways} classes; {type(self.dataset).__name__} '
+                f'{num_ways} classes; {type(self.dataset).__name__} split '
+                f'{getattr(self.dataset, "split", "?")!r} '
                 f'({self.dataset.data_root}) has '
-                f'{self.dataset.num_classes}')
+                f'{self.dataset.num_classes} classes')
         self.dataset.check_images_per_class(
             num_shots + num_queries,
             f'(episodes need {num_shots} shots + {num_queries} queries)')

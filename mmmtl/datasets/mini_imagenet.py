@@ -97,25 +97,41 @@ def resolve_imagenet_rows(images_dir: str,
     return paths
 
 
+# The split files each split reads. 'val+test' is the 36 classes unseen in
+# training (16 val + 20 test) on which Eshratifar et al. evaluated their
+# Table 1; the standard evaluation split is 'test'.
+_SPLIT_FILES = {
+    'train': ('train', ),
+    'val': ('val', ),
+    'test': ('test', ),
+    'val+test': ('val', 'test'),
+}
+
+
 @DATASETS.register_module()
 class MiniImageNet(FewShotDataset):
     """miniImageNet: 100 ImageNet classes of 600 images, split 64 / 16 / 20
     (train / val / test) by Ravi & Larochelle's CSV files.
 
     ``data_list`` holds ``img_path``: decode in the pipeline (e.g. mmcv's
-    ``LoadImageFromFile``). Class names are the wnids in the order they
-    first appear in the CSV.
+    ``LoadImageFromFile``), or once for the split with
+    ``cache_images=True`` (see :class:`FewShotDataset`). Class names are the
+    wnids in the order they first appear in the CSV.
 
     Args:
         data_root: folder with ``{train,val,test}.csv`` and ``images/``.
-        split: ``train``, ``val`` or ``test``.
+        split: ``train``, ``val``, ``test``, or ``val+test``: the 36 classes
+            unseen in training (val.csv then test.csv, labels 0-15 the val
+            classes, 16-35 the test classes), the evaluation split of
+            Eshratifar et al.'s Table 1 (only for that study; ``test`` is
+            the standard one).
         layout: ``imagenet`` (full-size class folders
             ``images/<wnid>/<wnid>_<num>.JPEG``; CSV name
             ``<wnid><k>.jpg`` = the k-th image by ``<num>``), ``precut``
             (``images/<CSV name>``) or ``auto`` (whichever is present).
     """
 
-    SPLITS = ('train', 'val', 'test')
+    SPLITS = tuple(_SPLIT_FILES)
 
     def __init__(self,
                  data_root: str,
@@ -142,42 +158,66 @@ class MiniImageNet(FewShotDataset):
             f'{csv_path} (e.g. {filename}, pre-cut layout) nor their class '
             f'folders (e.g. {wnid}/, ImageNet layout). {_LAYOUT_HELP}')
 
+    def _resolve_paths(self, images_dir: str, entries: set,
+                       rows: List[Tuple[str, str, int, int]],
+                       csv_path: str) -> Tuple[str, List[str]]:
+        """(layout, image path of each row) for the rows of one CSV."""
+        layout = self.layout
+        if layout == 'auto':
+            layout = self._detect_layout(images_dir, entries, rows, csv_path)
+        if layout == 'imagenet':
+            return layout, resolve_imagenet_rows(images_dir, rows, csv_path)
+        paths = []
+        for filename, wnid, _, lineno in rows:
+            if filename not in entries:
+                raise FileNotFoundError(
+                    f'MiniImageNet: image {osp.join(images_dir, filename)}'
+                    f' (class {wnid}, {csv_path} line {lineno}) not '
+                    f'found. {_LAYOUT_HELP}')
+            paths.append(osp.join(images_dir, filename))
+        return layout, paths
+
     def load_data_list(self) -> List[dict]:
         root = self.data_root
         if not osp.isdir(root):
             raise FileNotFoundError(
                 f'MiniImageNet: data_root {root} does not exist. '
                 f'{_LAYOUT_HELP}')
-        csv_path = osp.join(root, f'{self.split}.csv')
-        rows = read_split_csv(csv_path)
+        split_rows = []
+        for name in _SPLIT_FILES[self.split]:
+            csv_path = osp.join(root, f'{name}.csv')
+            split_rows.append((csv_path, read_split_csv(csv_path)))
         images_dir = osp.join(root, 'images')
         if not osp.isdir(images_dir):
             raise FileNotFoundError(
                 f'MiniImageNet: image folder {images_dir} not found. '
                 f'{_LAYOUT_HELP}')
         entries = set(os.listdir(images_dir))
-        layout = self.layout
-        if layout == 'auto':
-            layout = self._detect_layout(images_dir, entries, rows, csv_path)
-        self.resolved_layout = layout
-
-        if layout == 'imagenet':
-            paths = resolve_imagenet_rows(images_dir, rows, csv_path)
-        else:
-            paths = []
-            for filename, wnid, _, lineno in rows:
-                if filename not in entries:
-                    raise FileNotFoundError(
-                        f'MiniImageNet: image {osp.join(images_dir, filename)}'
-                        f' (class {wnid}, {csv_path} line {lineno}) not '
-                        f'found. {_LAYOUT_HELP}')
-                paths.append(osp.join(images_dir, filename))
 
         label_of: Dict[str, int] = {}
+        csv_of: Dict[str, str] = {}
+        layouts = []
         data_list = []
-        for (_, wnid, _, _), path in zip(rows, paths):
-            if wnid not in label_of:
-                label_of[wnid] = len(label_of)
-                self._classes.append(wnid)
-            data_list.append(dict(img_path=path, gt_label=label_of[wnid]))
+        for csv_path, rows in split_rows:
+            layout, paths = self._resolve_paths(images_dir, entries, rows,
+                                                csv_path)
+            layouts.append(layout)
+            for (_, wnid, _, lineno), path in zip(rows, paths):
+                if wnid not in label_of:
+                    label_of[wnid] = len(label_of)
+                    csv_of[wnid] = csv_path
+                    self._classes.append(wnid)
+                elif csv_of[wnid] != csv_path:
+                    raise ValueError(
+                        f'MiniImageNet: class {wnid} of {csv_path} (line '
+                        f'{lineno}) is also a class of {csv_of[wnid]}; the '
+                        f'files of split {self.split!r} must not share '
+                        'classes')
+                data_list.append(dict(img_path=path, gt_label=label_of[wnid]))
+        if len(set(layouts)) > 1:
+            raise ValueError(
+                f'MiniImageNet: {images_dir} holds the images of '
+                f'{split_rows[0][0]} in the {layouts[0]} layout but those of '
+                f'{split_rows[1][0]} in the {layouts[1]} layout; use one')
+        self.resolved_layout = layouts[0]
         return data_list

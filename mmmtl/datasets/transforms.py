@@ -3,6 +3,7 @@ decoding images kept in memory as encoded bytes, and the BGR -> RGB flip
 that lets RGB normalisation statistics apply after mmcv's BGR transforms."""
 from typing import Optional, Sequence
 
+import cv2
 import mmcv
 import numpy as np
 from mmcv.transforms import BaseTransform
@@ -75,6 +76,9 @@ class LoadImageFromBytes(BaseTransform):
                 f'backend={self.backend!r}, to_float32={self.to_float32})')
 
 
+_CV2_COLOUR_DTYPES = (np.uint8, np.uint16, np.float32)
+
+
 @TRANSFORMS.register_module()
 class BGRToRGB(BaseTransform):
     """Reverse the channel order of 3-channel images (BGR <-> RGB).
@@ -94,7 +98,11 @@ class BGRToRGB(BaseTransform):
         for key in self.keys:
             img = results[key]
             if img.ndim == 3 and img.shape[2] == 3:
-                results[key] = np.ascontiguousarray(img[..., ::-1])
+                # cv2 swaps channels ~20x faster than a strided numpy copy
+                results[key] = (
+                    cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+                    if img.dtype in _CV2_COLOUR_DTYPES else
+                    np.ascontiguousarray(img[..., ::-1]))
             elif not (img.ndim == 2 or img.shape[2] == 1):
                 raise ValueError(f'BGRToRGB: {key} has shape {img.shape}; '
                                  'expected HxWx3 (or a grey image)')
@@ -102,3 +110,54 @@ class BGRToRGB(BaseTransform):
 
     def __repr__(self) -> str:
         return f'{type(self).__name__}(keys={self.keys})'
+
+
+@TRANSFORMS.register_module()
+class ResizeCenterCrop(BaseTransform):
+    """The test-time crop of full-size images that leaves pre-cut ones as
+    they are.
+
+    An image that is already ``crop_size`` x ``crop_size`` (pre-cut
+    miniImageNet, tieredImageNet) passes unchanged. Any other image gets
+    the classic evaluation crop: its short edge resized to ``resize_short``
+    (mmpretrain's ``ResizeEdge``), then the centre ``crop_size`` square
+    (mmcv's ``CenterCrop``). Resizing a pre-cut 84x84 image to 96 and
+    cropping 84 would zoom in and throw away its border; full-size ImageNet
+    or CUB files need the resize and crop. One transform does the right
+    thing for both, so a base config serves every layout.
+
+    Args:
+        crop_size: side of the square output.
+        resize_short: short edge before cropping (96 for 84: ratio 0.875).
+        interpolation: resize interpolation (of ``ResizeEdge``).
+    """
+
+    def __init__(self,
+                 crop_size: int = 84,
+                 resize_short: int = 96,
+                 interpolation: str = 'bilinear') -> None:
+        if not 0 < crop_size <= resize_short:
+            raise ValueError(
+                f'ResizeCenterCrop: need 0 < crop_size <= resize_short, got '
+                f'crop_size={crop_size}, resize_short={resize_short}')
+        self.crop_size = crop_size
+        self.resize_short = resize_short
+        self.interpolation = interpolation
+        self.resize = TRANSFORMS.build(
+            dict(
+                type='mmpretrain.ResizeEdge',
+                scale=resize_short,
+                edge='short',
+                interpolation=interpolation))
+        self.crop = TRANSFORMS.build(
+            dict(type='CenterCrop', crop_size=crop_size))
+
+    def transform(self, results: dict) -> dict:
+        if results['img'].shape[:2] == (self.crop_size, self.crop_size):
+            return results
+        return self.crop(self.resize(results))
+
+    def __repr__(self) -> str:
+        return (f'{type(self).__name__}(crop_size={self.crop_size}, '
+                f'resize_short={self.resize_short}, '
+                f'interpolation={self.interpolation!r})')

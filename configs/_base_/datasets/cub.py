@@ -21,8 +21,8 @@ train_pipeline = [
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='mmpretrain.ResizeEdge', scale=96, edge='short'),
-    dict(type='CenterCrop', crop_size=84),
+    # pre-cut 84x84 images pass as they are; others: short edge 96, centre 84
+    dict(type='ResizeCenterCrop', crop_size=84, resize_short=96),
     dict(type='BGRToRGB'),
     dict(type='mmpretrain.Collect', keys=['img', 'gt_label']),
     dict(type='ImageToTensor', keys=['img'])
