@@ -1,6 +1,8 @@
 """miniImageNet in both layouts on tiny generated fixtures: class counts,
 label mapping, CSV-name -> file resolution, clear layout errors, the 84x84
-pipelines, the prepare script and a tiny train + meta-test run."""
+pipelines (pre-cut images reach the model as their files), the prepare
+script, a tiny train + meta-test run, the 36-class val+test split and
+35-way / 100-shot episodes."""
 import glob
 import importlib.util
 import json
@@ -16,7 +18,9 @@ from mmengine.config import Config
 from mmengine.dataset import Compose
 from PIL import Image
 
-from mmmtl.datasets import EpisodicDataset, MiniImageNet
+from mmmtl.datasets import (BGRToRGB, EpisodicDataset, MiniImageNet,
+                            episode_collate)
+from mmmtl.registry import MODELS, TRANSFORMS
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 # CSV order of first appearance differs from sorted order on purpose
@@ -162,7 +166,6 @@ def test_pipeline_gives_rgb_84x84(tmp_path, layout):
 
 
 def test_mmpretrain_transforms_build_through_mmmtl():
-    from mmmtl.registry import TRANSFORMS
     for name in ('RandomResizedCrop', 'ColorJitter', 'ResizeEdge',
                  'Collect'):
         assert TRANSFORMS.get(f'mmpretrain.{name}') is not None
@@ -361,7 +364,6 @@ def test_precut_image_reaches_model_pixel_identical(tmp_path, cache_images):
         dict(type='MiniImageNet', data_root=root, split='test',
              pipeline=cfg.test_pipeline, cache_images=cache_images),
         num_ways=3, num_shots=1, num_queries=2, num_episodes=2)
-    from mmmtl.datasets import episode_collate
     batch = episode_collate([episodes[0], episodes[1]])
     assert batch['img'].shape == (2, 9, 3, 84, 84)
     assert batch['img'].dtype == torch.uint8
@@ -375,7 +377,6 @@ def test_precut_image_reaches_model_pixel_identical(tmp_path, cache_images):
     # ... and the model normalises exactly those pixels
     model_cfg = Config.fromfile(
         osp.join(REPO, 'configs/_base_/models/maml_conv4_rgb84.py'))
-    from mmmtl.registry import MODELS
     preprocessor = MODELS.build(model_cfg.model.data_preprocessor)
     inputs = preprocessor(batch)['inputs']
     mean = torch.tensor([123.675, 116.28, 103.53]).view(3, 1, 1)
@@ -387,7 +388,6 @@ def test_resize_center_crop_keeps_imagenet_crop():
     """Full-size images: the same pixels as the former ResizeEdge(96) +
     CenterCrop(84); an 84x84 image passes untouched, where the former
     pipeline would have changed it."""
-    from mmmtl.registry import TRANSFORMS
     new = TRANSFORMS.build(
         dict(type='ResizeCenterCrop', crop_size=84, resize_short=96))
     old = Compose([
@@ -492,7 +492,6 @@ def check_episode(episodes, index: int, ways: int, shots: int,
 def test_many_way_and_many_shot_episodes(unseen_root):
     """35-way on the 36 unseen classes and 100-shot + 15 queries: distinct
     classes, disjoint support and query sets; items and collate."""
-    from mmmtl.datasets import episode_collate
     pipeline = [dict(type='LoadImageFromFile'),
                 dict(type='ImageToTensor', keys=['img'])]
     unseen = MiniImageNet(data_root=unseen_root, split='val+test',
@@ -531,7 +530,6 @@ def test_too_small_splits_are_named(unseen_root):
 
 
 def test_bgr_to_rgb_reverses_channels():
-    from mmmtl.datasets import BGRToRGB
     rng = np.random.default_rng(0)
     full = rng.integers(0, 256, size=(30, 40, 3), dtype=np.uint8)
     for img in (full, full[3:20, 5:33],  # a crop: a non-contiguous view
