@@ -43,8 +43,10 @@ setup(
     packages=find_packages(exclude=('tests', 'configs', 'tools')),
     python_requires='>=3.9',
     install_requires=read_requirements('runtime.txt'),
+    # the tests exercise the optional TensorBoard backend too
     extras_require=dict(
-        tests=read_requirements('tests.txt'),
+        tests=read_requirements('tests.txt') +
+        read_requirements('tensorboard.txt'),
         tensorboard=read_requirements('tensorboard.txt')),
     package_data=dict(mmmtl=MIM_FILES),
     license='Apache-2.0',
