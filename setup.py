@@ -17,6 +17,21 @@ def read_version():
     return scope['__version__']
 
 
+# openmim (`mim train mmmtl CONFIG`, `mim test mmmtl CONFIG --checkpoint CKPT`)
+# looks for configs and tools inside the installed package, in mmmtl/.mim/:
+# symbolic links to the repository's folders, which a wheel (pip install .)
+# stores as copies and an editable install uses as they are.
+MIM_FILES = [
+    '.mim/model-index.yml',
+    '.mim/configs/*/*.py',
+    '.mim/configs/*/*.yml',
+    '.mim/configs/*/*.md',
+    '.mim/configs/_base_/*/*.py',
+    '.mim/tools/*.py',
+    '.mim/tools/*.sh',
+    '.mim/tools/*/*.py',
+]
+
 setup(
     name='mmmtl',
     version=read_version(),
@@ -28,6 +43,11 @@ setup(
     packages=find_packages(exclude=('tests', 'configs', 'tools')),
     python_requires='>=3.9',
     install_requires=read_requirements('runtime.txt'),
-    extras_require=dict(tests=read_requirements('tests.txt')),
+    # the tests exercise the optional TensorBoard backend too
+    extras_require=dict(
+        tests=read_requirements('tests.txt') +
+        read_requirements('tensorboard.txt'),
+        tensorboard=read_requirements('tensorboard.txt')),
+    package_data=dict(mmmtl=MIM_FILES),
     license='Apache-2.0',
 )

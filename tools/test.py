@@ -15,8 +15,10 @@ from mmengine.dist import get_rank
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 import mmmtl  # noqa: E402,F401
+from mmmtl.engine.hooks import MetaTestProgressHook  # noqa: E402
 from mmmtl.utils import register_all_modules  # noqa: E402
-from train import finish_distributed, setup_cfg  # noqa: E402
+from train import (add_threads_option, finish_distributed,  # noqa: E402
+                   setup_cfg, setup_threads)
 
 METRIC_KEYS = ('accuracy_mean', 'accuracy_std', 'accuracy_ci95')
 
@@ -35,6 +37,7 @@ def parse_args(argv=None):
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
         help='override config keys')
+    add_threads_option(parser)
     parser.add_argument(
         '--launcher', choices=['none', 'pytorch'], default='none')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
@@ -111,6 +114,7 @@ def plot_results(rows: list, path: str, title: str) -> None:
 
 def main(argv=None):
     args = parse_args(argv)
+    setup_threads(args.threads)
     register_all_modules()
     from mmengine.runner import Runner
     cfg = setup_cfg(args, Config.fromfile(args.config))
@@ -129,6 +133,8 @@ def main(argv=None):
     shots_list = args.shots or [episodes['num_shots']]
 
     runner = Runner.from_cfg(cfg)
+    runner.register_hook(
+        MetaTestProgressHook(num_cells=len(ways_list) * len(shots_list)))
     rows = []
     for ways in ways_list:
         for shots in shots_list:

@@ -2,12 +2,46 @@
 import argparse
 import os
 import os.path as osp
+import shlex
+from typing import Optional
 
+import torch
 from mmengine.config import Config, DictAction
+from mmengine.dist import get_rank
 
 import mmmtl  # noqa: F401  (applies the compat fixes before mmengine loads)
 from mmmtl import compat
 from mmmtl.utils import register_all_modules
+
+
+class RawDictAction(DictAction):
+    """mmengine's DictAction that also keeps the option's words as typed
+    (``<dest>_words``), to repeat them in the printed test command."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        super().__call__(parser, namespace, values, option_string)
+        words = getattr(namespace, self.dest + '_words', None) or []
+        setattr(namespace, self.dest + '_words', words + list(values))
+
+
+def add_threads_option(parser) -> None:
+    parser.add_argument(
+        '--threads',
+        type=int,
+        metavar='N',
+        help='torch CPU threads of this process (torch.set_num_threads); '
+        'default: $OMP_NUM_THREADS if set, else torch\'s default (one per '
+        'physical core). See docs/getting_started.md on busy machines')
+
+
+def setup_threads(threads: Optional[int]) -> int:
+    """Apply ``--threads``: without it torch keeps its own choice, which
+    follows $OMP_NUM_THREADS when that is set. Returns the thread count."""
+    if threads is not None:
+        if threads < 1:
+            raise ValueError(f'--threads must be >= 1, got {threads}')
+        torch.set_num_threads(threads)
+    return torch.get_num_threads()
 
 
 def parse_args(argv=None):
@@ -24,7 +58,7 @@ def parse_args(argv=None):
     parser.add_argument(
         '--cfg-options',
         nargs='+',
-        action=DictAction,
+        action=RawDictAction,
         help='override config keys, e.g. train_cfg.max_iters=100')
     parser.add_argument(
         '--time-budget',
@@ -37,6 +71,12 @@ def parse_args(argv=None):
         action='store_true',
         help='with --time-budget: rescale max_iters, the schedulers and the '
         'validation / checkpoint intervals to the iterations that fit')
+    parser.add_argument(
+        '--tensorboard',
+        action='store_true',
+        help='also write TensorBoard event files (TensorboardVisBackend; '
+        'needs pip install -e ".[tensorboard]")')
+    add_threads_option(parser)
     parser.add_argument(
         '--launcher',
         choices=['none', 'pytorch'],
@@ -65,6 +105,43 @@ def setup_cfg(args, cfg: Config) -> Config:
     return cfg
 
 
+def add_tensorboard(cfg: Config) -> None:
+    """Add mmengine's TensorboardVisBackend to the config's visualizer
+    (once), after checking that tensorboard can be imported."""
+    try:
+        import tensorboard  # noqa: F401
+    except ImportError as error:
+        raise ImportError('--tensorboard needs the tensorboard package: pip '
+                          'install -e ".[tensorboard]"') from error
+    visualizer = cfg.get('visualizer') or dict(type='Visualizer')
+    backends = list(
+        visualizer.get('vis_backends') or [dict(type='LocalVisBackend')])
+    if not any(b['type'] == 'TensorboardVisBackend' for b in backends):
+        backends.append(dict(type='TensorboardVisBackend'))
+    visualizer['vis_backends'] = backends
+    cfg.visualizer = visualizer
+
+
+def next_command(args, runner) -> str:
+    """What to run next: the best checkpoint by meta-validation (the last
+    checkpoint when no validation ran) and the tools/test.py command that
+    meta-tests it with this run's config, work dir and --cfg-options."""
+    hub = runner.message_hub
+    checkpoint = hub.get_info('best_ckpt') or hub.get_info('last_ckpt')
+    if not checkpoint:
+        return 'no checkpoint was saved (default_hooks.checkpoint)'
+    kind = 'best' if hub.get_info('best_ckpt') else 'last (no validation ran)'
+    test_tool = osp.relpath(osp.join(osp.dirname(osp.abspath(__file__)),
+                                     'test.py'))
+    words = ['python', test_tool, args.config, checkpoint]
+    if args.work_dir:
+        words += ['--work-dir', args.work_dir]
+    if getattr(args, 'cfg_options_words', None):
+        words += ['--cfg-options', *args.cfg_options_words]
+    return (f'{kind} checkpoint: {checkpoint}\nmeta-test it with:\n'
+            f'  {shlex.join(words)}')
+
+
 def finish_distributed() -> None:
     """Tear the process group down before exit: a gloo group left to the
     interpreter's shutdown can abort a rank ("terminate called without an
@@ -77,9 +154,12 @@ def finish_distributed() -> None:
 
 def main(argv=None):
     args = parse_args(argv)
+    setup_threads(args.threads)
     register_all_modules()
     from mmengine.runner import Runner
     cfg = setup_cfg(args, Config.fromfile(args.config))
+    if args.tensorboard:
+        add_tensorboard(cfg)
     if args.time_budget is not None:
         cfg.custom_hooks = [
             hook for hook in cfg.get('custom_hooks', [])
@@ -97,7 +177,10 @@ def main(argv=None):
         cfg.resume = True
         cfg.load_from = args.resume
     runner = Runner.from_cfg(cfg)
+    runner.logger.info(f'torch threads: {torch.get_num_threads()}')
     runner.train()
+    if get_rank() == 0:
+        print(next_command(args, runner), flush=True)
     finish_distributed()
 
 

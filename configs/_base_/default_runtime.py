@@ -2,7 +2,9 @@ default_scope = 'mmmtl'
 
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),
-    logger=dict(type='LoggerHook', interval=100),
+    # metrics of a validation are logged at the training iteration (not at
+    # epoch 0), so curves and TensorBoard have them on the same axis
+    logger=dict(type='LoggerHook', interval=100, log_metric_by_epoch=False),
     param_scheduler=dict(type='ParamSchedulerHook'),
     # keeps the last checkpoints for resuming and the best one by
     # meta-validation accuracy for testing
@@ -14,7 +16,20 @@ default_hooks = dict(
         save_best='accuracy_mean',
         rule='greater'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
+    # training_curves.png in the work dir at the end of training, from the
+    # scalar log below (default_hooks.curves.filename=None skips it)
+    curves=dict(type='TrainingCurvesHook'),
 )
+
+# mmengine's scalar log, <work_dir>/<timestamp>/vis_data/scalars.json. For
+# TensorBoard as well (pip install -e ".[tensorboard]"), either train with
+# `tools/train.py CONFIG --tensorboard`, or switch it on in a config:
+#   visualizer = dict(vis_backends=[dict(type='LocalVisBackend'),
+#                                   dict(type='TensorboardVisBackend')])
+# (event files in <work_dir>/<timestamp>/vis_data/;
+# `tensorboard --logdir work_dirs`)
+vis_backends = [dict(type='LocalVisBackend')]
+visualizer = dict(type='Visualizer', vis_backends=vis_backends)
 
 env_cfg = dict(
     cudnn_benchmark=False,

@@ -1,0 +1,147 @@
+"""The model zoo: every metafile entry names an existing config and carries
+its protocol, its numbers are the ones of the doc it cites, and the
+generated docs/model_zoo.md, model-index.yml and per-folder READMEs are
+what tools/misc/gen_model_zoo.py makes of the metafiles."""
+import glob
+import os.path as osp
+import re
+import shutil
+import sys
+
+import pytest
+import yaml
+
+from conftest import REPO
+
+sys.path.insert(0, osp.join(REPO, 'tools', 'misc'))
+import gen_model_zoo  # noqa: E402
+
+METAFILES = sorted(glob.glob(osp.join(REPO, 'configs', '*', 'metafile.yml')))
+
+
+def models():
+    for path in METAFILES:
+        with open(path) as f:
+            meta = yaml.safe_load(f)
+        for model in meta['Models']:
+            yield osp.relpath(path, REPO), meta, model
+
+
+def test_every_method_folder_with_results_has_a_metafile():
+    assert {osp.basename(osp.dirname(p)) for p in METAFILES} == {
+        'maml', 'mtl', 'mtl-ss', 'protonet', 'reptile', 'transfer'
+    }
+
+
+def test_metafile_entries_name_existing_configs():
+    names = [model['Name'] for _, _, model in models()]
+    assert len(names) == len(set(names)) >= 20
+    for path, meta, model in models():
+        assert osp.isfile(osp.join(REPO, model['Config'])), (path, model)
+        # a config of the folder the metafile describes
+        assert osp.dirname(model['Config']) == osp.dirname(path)
+        assert model['In Collection'] in [
+            c['Name'] for c in meta['Collections']
+        ]
+        assert osp.isfile(osp.join(REPO, osp.dirname(path), 'README.md'))
+        assert 'http' not in model['Command'], 'no checkpoint URLs'
+        for result in model['Results']:
+            metrics = result['Metrics']
+            assert set(gen_model_zoo.METRIC_KEYS) <= set(metrics), model
+            assert result['Dataset'] == 'Omniglot'
+            assert metrics['Split'] == 'test'
+            assert 0 < metrics['CI95'] < metrics['Accuracy'] <= 100
+
+
+def test_commands_name_existing_configs_and_scripts():
+    for _, _, model in models():
+        command = model['Command']
+        for config in re.findall(r'configs/\S+\.py', command):
+            assert osp.isfile(osp.join(REPO, config)), (model['Name'], config)
+        for script in re.findall(r'(?:tools|benchmarks)/\S+\.(?:py|sh)',
+                                 command):
+            assert osp.isfile(osp.join(REPO, script)), (model['Name'], script)
+        # the command trains this config, directly or through a benchmark
+        assert model['Config'] in command or 'benchmarks/' in command
+
+
+def test_results_are_the_numbers_of_the_cited_doc():
+    """Each accuracy and its CI appear side by side in the Source doc
+    ('96.56 +- 0.31', '| 97.98 | +- 0.26 |', ...)."""
+    for _, _, model in models():
+        with open(osp.join(REPO, model['Source'])) as f:
+            doc = f.read()
+        for result in model['Results']:
+            m = result['Metrics']
+            pattern = (re.escape(f"{m['Accuracy']:.2f}") +
+                       r'[\s|*]*\+-\s*' + re.escape(f"{m['CI95']:.2f}"))
+            assert re.search(pattern, doc), (model['Name'], m, model['Source'])
+
+
+def test_generated_files_match_the_metafiles():
+    for path, content in gen_model_zoo.generated_files(REPO).items():
+        with open(osp.join(REPO, path)) as f:
+            assert f.read() == content, (
+                f'{path} is out of date: python tools/misc/gen_model_zoo.py')
+    assert gen_model_zoo.main(['--check']) == 0
+
+
+def test_model_zoo_lists_every_result():
+    with open(osp.join(REPO, 'docs', 'model_zoo.md')) as f:
+        zoo = f.read()
+    for _, _, model in models():
+        assert f"### {model['Name']}\n" in zoo
+        for result in model['Results']:
+            m = result['Metrics']
+            assert (f"| {m['Ways']} | {m['Shots']} | {m['Queries']} | "
+                    f"{m['Episodes']} | {m['Seed']} | {m['Accuracy']:.2f} | "
+                    f"+- {m['CI95']:.2f} |") in zoo
+
+
+def zoo_copy(tmp_path):
+    """A repository root holding the MAML metafile, its README, configs
+    and docs: the generator's input."""
+    root = tmp_path / 'repo'
+    (root / 'docs').mkdir(parents=True)
+    shutil.copytree(osp.join(REPO, 'configs', 'maml'), root / 'configs' /
+                    'maml')
+    for doc in ('meta_learners.md', 'mtl.md'):
+        shutil.copy(osp.join(REPO, 'docs', doc), root / 'docs' / doc)
+    return root
+
+
+def test_check_reports_a_stale_zoo_and_writing_fixes_it(tmp_path, capsys):
+    root = zoo_copy(tmp_path)
+    assert gen_model_zoo.main(['--root', str(root), '--check']) == 1
+    assert 'docs/model_zoo.md' in capsys.readouterr().out
+    assert gen_model_zoo.main(['--root', str(root)]) == 0
+    assert gen_model_zoo.main(['--root', str(root), '--check']) == 0
+    # a number changed in the metafile makes the zoo stale again
+    metafile = root / 'configs' / 'maml' / 'metafile.yml'
+    metafile.write_text(metafile.read_text().replace(
+        'Accuracy: 96.56', 'Accuracy: 96.57'))
+    assert gen_model_zoo.main(['--root', str(root), '--check']) == 1
+    assert 'gen_model_zoo.py): docs/model_zoo.md, configs/maml/README.md' in \
+        capsys.readouterr().out
+
+
+def test_a_missing_config_is_named(tmp_path):
+    root = zoo_copy(tmp_path)
+    (root / 'configs' / 'maml' /
+     'maml_conv4_1xb4_omniglot_20way-1shot.py').unlink()
+    with pytest.raises(ValueError,
+                       match=r'configs/maml/metafile.yml: model '
+                       r'maml_conv4_1xb4_omniglot_20way-1shot_study-10min: '
+                       r'config configs/maml/maml_conv4_1xb4_omniglot_20way-'
+                       r'1shot.py does not exist'):
+        gen_model_zoo.main(['--root', str(root), '--check'])
+
+
+def test_a_result_without_its_protocol_is_refused(tmp_path):
+    root = zoo_copy(tmp_path)
+    metafile = root / 'configs' / 'maml' / 'metafile.yml'
+    metafile.write_text(metafile.read_text().replace(
+        '          Episodes: 600\n', '', 1))
+    with pytest.raises(ValueError, match='20k-iters: a result misses '
+                       'Episodes'):
+        gen_model_zoo.main(['--root', str(root), '--check'])
