@@ -51,9 +51,13 @@ def parse_args(argv=None):
 
 
 def setup_cfg(args, cfg: Config) -> Config:
-    """Apply the command-line options shared by train / test."""
+    """Apply the command-line options shared by train / test; the runner is
+    mmmtl's FewShotRunner (strict checkpoint loads, non-finite checks)
+    unless the config names another ``runner_type``."""
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
+    if 'runner_type' not in cfg:
+        cfg.runner_type = 'FewShotRunner'
     cfg.launcher = args.launcher
     if args.work_dir:
         cfg.work_dir = args.work_dir
@@ -78,7 +82,7 @@ def finish_distributed() -> None:
 def main(argv=None):
     args = parse_args(argv)
     register_all_modules()
-    from mmengine.runner import Runner
+    from mmmtl.registry import RUNNERS
     cfg = setup_cfg(args, Config.fromfile(args.config))
     if args.time_budget is not None:
         cfg.custom_hooks = [
@@ -96,7 +100,7 @@ def main(argv=None):
     elif args.resume:
         cfg.resume = True
         cfg.load_from = args.resume
-    runner = Runner.from_cfg(cfg)
+    runner = RUNNERS.build(cfg)
     runner.train()
     finish_distributed()
 
