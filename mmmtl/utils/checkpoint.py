@@ -63,13 +63,20 @@ def checkpoint_safe_globals() -> List[Union[Callable, Tuple[Callable, str]]]:
 
 
 def _weights_only_reason(err: Exception) -> str:
-    """The useful part of torch's weights-only refusal (its own message
-    goes on to advise ``weights_only=False``, which mmmtl never does)."""
+    """The reason in torch's weights-only refusal, without its advice to
+    load with ``weights_only=False`` or to allow-list the type (mmmtl does
+    neither for a file it was handed)."""
     text = str(err)
     marker = 'WeightsUnpickler error:'
     if marker in text:
         text = text.split(marker, 1)[1]
-    return text.strip().split('\n')[0]
+    parts = [
+        part.strip() for part in text.split('\n\n')
+        if part.strip() and not part.strip().startswith((
+            'Weights only load failed', 'Check the documentation'))
+    ]
+    reason = parts[0] if parts else text.strip()
+    return reason.split(' Please use `torch.serialization')[0].rstrip('.')
 
 
 def load_checkpoint_file(filename: str, map_location=None):

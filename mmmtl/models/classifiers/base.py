@@ -28,9 +28,10 @@ class BaseFewShotClassifier(BaseModel, metaclass=ABCMeta):
     warning.
     """
 
-    #: a loss above this factor of the first one (and above this value) is
-    #: reported as diverging
+    #: a finite loss above this factor of the first one (at least 1), or
+    #: above DIVERGENCE_LIMIT, is reported (once) as diverging
     DIVERGENCE_FACTOR = 1000.0
+    DIVERGENCE_LIMIT = 1e6
 
     def __init__(self,
                  backbone: Union[dict, nn.Module],
@@ -56,25 +57,11 @@ class BaseFewShotClassifier(BaseModel, metaclass=ABCMeta):
         sees it: a non-finite loss raises a FloatingPointError naming the
         iteration and every logged term (the model is not updated, so no
         checkpoint is written from it); a finite loss over
-        ``DIVERGENCE_FACTOR`` times the first one (and over
-        ``DIVERGENCE_FACTOR``) is reported once as a warning."""
+        ``DIVERGENCE_FACTOR`` times the first one or over
+        ``DIVERGENCE_LIMIT`` is logged once as a warning."""
         loss, log_vars = super().parse_losses(losses)
         value = float(loss.detach())
-        if math.isfinite(value) and self._first_loss is not None:
-            limit = self.DIVERGENCE_FACTOR * max(abs(self._first_loss), 1.0)
-            if abs(value) > limit and not self._divergence_reported:
-                self._divergence_reported = True
-                print_log(
-                    f'{type(self).__name__}: the loss is diverging: '
-                    f'{value:.4g} {self._at_iteration()}, '
-                    f'{abs(value) / max(abs(self._first_loss), 1e-12):.3g} '
-                    f'times the first one ({self._first_loss:.4g}); '
-                    'consider a lower learning rate',
-                    logger='current',
-                    level=logging.WARNING)
-        elif math.isfinite(value):
-            self._first_loss = value
-        else:
+        if not math.isfinite(value):
             terms = ', '.join(f'{name}={float(term):.4g}'
                               for name, term in log_vars.items())
             raise FloatingPointError(
@@ -82,6 +69,18 @@ class BaseFewShotClassifier(BaseModel, metaclass=ABCMeta):
                 f'{self._at_iteration()} ({terms}); training stopped '
                 'before this update, no checkpoint was written from it. '
                 'Lower the learning rate(s) or check the data.')
+        if self._first_loss is None:
+            self._first_loss = value
+        limit = min(self.DIVERGENCE_LIMIT,
+                    self.DIVERGENCE_FACTOR * max(abs(self._first_loss), 1.0))
+        if abs(value) > limit and not self._divergence_reported:
+            self._divergence_reported = True
+            print_log(
+                f'{type(self).__name__}: the loss is diverging: {value:.4g} '
+                f'{self._at_iteration()} (first loss {self._first_loss:.4g}'
+                '); consider lower learning rates',
+                logger='current',
+                level=logging.WARNING)
         return loss, log_vars
 
     @staticmethod
