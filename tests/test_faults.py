@@ -217,6 +217,10 @@ def test_import_mmmtl_leaves_torch_load_safe(evil, tmp_path):
         torch.load(hub)
     assert HistoryBuffer not in torch.serialization.get_safe_globals()
     assert not osp.exists(marker)
+    # and a caller's own allow-list entries survive mmmtl's loads
+    with torch.serialization.safe_globals([HistoryBuffer]):
+        load_checkpoint_file(hub)
+        assert HistoryBuffer in torch.serialization.get_safe_globals()
 
 
 class FetchesAttribute:

@@ -92,8 +92,12 @@ def load_checkpoint_file(filename: str, map_location=None):
         raise FileNotFoundError(f'checkpoint {filename} does not exist')
     if osp.getsize(filename) == 0:
         raise RuntimeError(f'checkpoint {filename} is empty (0 bytes)')
+    # allow, for this call, what is not allowed already (the context
+    # removes on exit what it added, so entries of the caller stay)
+    present = torch.serialization.get_safe_globals()
+    added = [g for g in checkpoint_safe_globals() if g not in present]
     try:
-        with torch.serialization.safe_globals(checkpoint_safe_globals()):
+        with torch.serialization.safe_globals(added):
             return torch.load(
                 filename, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
