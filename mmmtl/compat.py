@@ -1,7 +1,8 @@
 """Workarounds for torch 2.13 CPU builds with the only available torchvision.
 
-Each fix is applied by :func:`apply_all` at ``import mmmtl`` and is a no-op
-where it is not needed (see ``shared/notes/dependencies.md``):
+Each fix is applied by :func:`apply_all` at ``import mmmtl`` (see
+``shared/notes/dependencies.md``); 1 and 3 are no-ops where they are not
+needed, 2 applies to every torch (an older one would unpickle fully):
 
 1. ``torchvision_ops``: the torchvision wheel is CUDA-built; on a CPU torch its
    op library fails to load and ``import torchvision`` raises
