@@ -326,6 +326,20 @@ def test_diverging_loss_is_logged_once_and_nan_names_the_terms(tiny):
             dict(loss=torch.tensor(float('inf')), accuracy=torch.tensor(50.)))
 
 
+def test_diverging_run_warns_in_its_log_and_trains_on(tiny, tmp_path):
+    """The issue's case: MAML with inner lr 1e8 (loss about 1e15)."""
+    work = str(tmp_path / 'work')
+    train_tool.main([
+        tiny['config'], '--work-dir', work, '--cfg-options',
+        'model.inner_lr=1e8', 'experiment_name=diverging'
+    ])
+    (log, ) = glob.glob(osp.join(work, '*', '*.log'))
+    text = open(log).read()
+    assert 'WARNING - MAML: the loss is diverging' in text
+    assert text.count('the loss is diverging') == 1
+    assert osp.isfile(osp.join(work, 'iter_3.pth'))
+
+
 def test_wrong_models_checkpoint_is_refused_naming_both(tiny, tmp_path):
     protonet = write_config(tmp_path / 'protonet.py', tiny['root'], 'protonet')
     wider = write_config(tmp_path / 'wider.py', tiny['root'], channels=(8, 8))
@@ -382,7 +396,8 @@ def test_each_finished_cell_is_written_before_the_next(tiny, tmp_path):
         assert [int(r['num_ways']) for r in csv.DictReader(f)] == [3]
 
 
-@pytest.mark.parametrize('option', ['--queries', '--episodes', '--shots'])
+@pytest.mark.parametrize('option',
+                         ['--queries', '--episodes', '--shots', '--ways'])
 def test_non_positive_counts_are_refused(option, tiny, capsys):
     with pytest.raises(SystemExit):
         test_tool.main([tiny['config'], tiny['checkpoint'], option, '0'])
