@@ -1,7 +1,8 @@
 """Workarounds for torch 2.13 CPU builds with the only available torchvision.
 
-Each fix is applied by :func:`apply_all` at ``import mmmtl`` and is a no-op
-where it is not needed (see ``shared/notes/dependencies.md``):
+Each fix is applied by :func:`apply_all` at ``import mmmtl`` (see
+``shared/notes/dependencies.md``); 1 and 3 are no-ops where they are not
+needed, 2 applies to every torch (an older one would unpickle fully):
 
 1. ``torchvision_ops``: the torchvision wheel is CUDA-built; on a CPU torch its
    op library fails to load and ``import torchvision`` raises
@@ -9,10 +10,13 @@ where it is not needed (see ``shared/notes/dependencies.md``):
    torchvision's meta registrations need (``nms``, ``qnms``) with a pure-torch
    CPU kernel, so transforms and models import. Image decoding uses PIL.
 2. ``checkpoint_loader``: mmengine 0.10.7 calls ``torch.load`` without
-   ``weights_only`` and torch >= 2.6 defaults it to True, so resuming an
-   mmengine checkpoint (which pickles a message hub) fails. mmengine's local
-   loader is re-registered to load *full* checkpoints; files that only need a
-   state_dict go through :func:`load_state_dict_safely` (weights-only).
+   ``weights_only``; torch >= 2.6 then loads weights-only and refuses the
+   message hub of mmengine's own checkpoints (resume fails), while an older
+   torch would fully unpickle any file (a ``.pth`` can run code). mmengine's
+   loader for local files is replaced by
+   :func:`mmmtl.utils.checkpoint.load_checkpoint_file`: weights-only, with
+   the few types our checkpoints hold allowed for that call only, and errors
+   that name the file. torch's own default is not changed.
 3. ``cpu_distributed``: ``launcher='pytorch'`` on a machine without CUDA calls
    ``torch.cuda.set_device``; :func:`init_cpu_distributed` starts a gloo
    process group before the Runner is built, and
@@ -94,27 +98,15 @@ def fix_torchvision_ops() -> bool:
 
 
 def fix_checkpoint_loader() -> bool:
-    """Let mmengine load the full checkpoints it wrote itself (resume)."""
-    if tuple(int(v) for v in torch.__version__.split('.')[:2]) < (2, 6):
-        return False
+    """Make mmengine load local checkpoint files weights-only with mmmtl's
+    allow-list (``load_from``, ``--resume``, ``Pretrained`` init,
+    ``mmengine.runner.load_checkpoint``)."""
     from mmengine.runner.checkpoint import CheckpointLoader
 
-    def load_full_checkpoint(filename: str, map_location=None):
-        filename = os.path.expanduser(filename)
-        if not os.path.isfile(filename):
-            raise FileNotFoundError(f'checkpoint {filename} does not exist')
-        return torch.load(
-            filename, map_location=map_location, weights_only=False)
-
+    from mmmtl.utils.checkpoint import load_checkpoint_file
     CheckpointLoader.register_scheme(
-        prefixes='', loader=load_full_checkpoint, force=True)
+        prefixes='', loader=load_checkpoint_file, force=True)
     return True
-
-
-def load_state_dict_safely(filename: str, map_location='cpu') -> dict:
-    """Weights-only load for files that only need tensors (exported models,
-    adapted task models, third-party weights)."""
-    return torch.load(filename, map_location=map_location, weights_only=True)
 
 
 def init_cpu_distributed() -> bool:

@@ -54,15 +54,16 @@ class _Evil:
         return (print, ('pwned', ))
 
 
-def test_state_dict_loading_stays_weights_only(tmp_path):
+def test_checkpoint_loading_stays_weights_only(tmp_path):
+    from mmengine.runner.checkpoint import _load_checkpoint
     safe = tmp_path / 'safe.pth'
     torch.save({'w': torch.arange(3.)}, safe)
     assert torch.equal(
-        compat.load_state_dict_safely(str(safe))['w'], torch.arange(3.))
+        _load_checkpoint(str(safe), map_location='cpu')['w'], torch.arange(3.))
     evil = tmp_path / 'evil.pth'
     torch.save({'x': _Evil()}, evil)
-    with pytest.raises(pickle.UnpicklingError):
-        compat.load_state_dict_safely(str(evil))
+    with pytest.raises(pickle.UnpicklingError, match='evil.pth'):
+        _load_checkpoint(str(evil), map_location='cpu')
 
 
 def test_cpu_distributed_helpers(monkeypatch):

@@ -12,8 +12,10 @@ import torch
 
 
 def load_checkpoint(path):
-    """A full mmengine checkpoint written by this test."""
-    return torch.load(path, map_location='cpu', weights_only=False)
+    """A full mmengine checkpoint written by this test (weights-only,
+    mmmtl's allow-list)."""
+    from mmmtl.utils.checkpoint import load_checkpoint_file
+    return load_checkpoint_file(path, map_location='cpu')
 
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))

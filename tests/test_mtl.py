@@ -11,6 +11,7 @@ import torch
 
 from conftest import REPO, random_meta_batch
 from mmmtl.registry import MODELS
+from mmmtl.utils.checkpoint import load_checkpoint_file
 
 sys.path.insert(0, osp.join(REPO, 'tools'))
 import train as train_tool  # noqa: E402
@@ -285,9 +286,7 @@ def test_custom_imports_plug_a_users_backbone_and_branch_into_mtl(
         """))
     work = tmp_path / 'work'
     train_tool.main([str(config), '--work-dir', str(work)])
-    state = torch.load(
-        work / 'iter_2.pth', map_location='cpu',
-        weights_only=False)['state_dict']
+    state = load_checkpoint_file(str(work / 'iter_2.pth'))['state_dict']
     assert 'backbone.user_conv.weight' in state
     assert state['transfer_branch.head.fc.weight'].shape == (20, 4)
     logs = (next(work.glob('*/vis_data/scalars.json'))).read_text()

@@ -18,6 +18,7 @@ from conftest import REPO, random_meta_batch
 from mmmtl.engine import HardTaskHook
 from mmmtl.models.scale_shift import ScaleShiftConv2d, convert_scale_shift
 from mmmtl.registry import DATASETS, MODELS
+from mmmtl.utils.checkpoint import load_checkpoint_file
 
 sys.path.insert(0, osp.join(REPO, 'tools'))
 import test as test_tool  # noqa: E402
@@ -266,10 +267,8 @@ def test_load_from_a_transfer_checkpoint_and_meta_test(tiny_omniglot,
         'model.head.num_classes=20', 'model.finetune_cfg.num_steps=3',
         'train_cfg.max_iters=2', 'train_cfg.val_interval=2', *data
     ])
-    pretrained = torch.load(
-        osp.join(pretrain, 'iter_2.pth'),
-        map_location='cpu',
-        weights_only=False)['state_dict']
+    pretrained = load_checkpoint_file(osp.join(pretrain,
+                                               'iter_2.pth'))['state_dict']
     config = osp.join(
         REPO, 'configs/mtl-ss/mtl-ss-ht_conv4_1xb2_omniglot_5way-1shot.py')
     work = str(tmp_path / 'ss')
@@ -283,9 +282,7 @@ def test_load_from_a_transfer_checkpoint_and_meta_test(tiny_omniglot,
         'train_cfg.val_interval=2', *data
     ]
     train_tool.main([config, '--work-dir', work, '--cfg-options', *options])
-    state = torch.load(
-        osp.join(work, 'iter_2.pth'), map_location='cpu',
-        weights_only=False)['state_dict']
+    state = load_checkpoint_file(osp.join(work, 'iter_2.pth'))['state_dict']
     convs = [
         k for k in pretrained
         if k.startswith('backbone.') and k.endswith('0.weight')

@@ -7,10 +7,13 @@ import os.path as osp
 import pytest
 import torch
 
+from mmmtl.utils.checkpoint import load_checkpoint_file
+
 
 def load_checkpoint(path):
-    """A full mmengine checkpoint written by this test."""
-    return torch.load(path, map_location='cpu', weights_only=False)
+    """A full mmengine checkpoint written by this test (weights-only,
+    mmmtl's allow-list)."""
+    return load_checkpoint_file(path, map_location='cpu')
 
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))

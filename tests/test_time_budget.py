@@ -8,11 +8,11 @@ import sys
 import types
 
 import pytest
-import torch
 
 from conftest import REPO
 from mmmtl.engine import TimeBudgetHook
 from mmmtl.engine.hooks import time_budget_hook
+from mmmtl.utils.checkpoint import load_checkpoint_file
 
 sys.path.insert(0, osp.join(REPO, 'tools'))
 import train as train_tool  # noqa: E402
@@ -48,8 +48,7 @@ def checkpoints(work):
 
 
 def load(work, name):
-    return torch.load(
-        osp.join(work, name), map_location='cpu', weights_only=False)
+    return load_checkpoint_file(osp.join(work, name))
 
 
 def test_stops_at_the_budget_and_resumes_within_it(tiny_omniglot, tmp_path,
@@ -63,8 +62,7 @@ def test_stops_at_the_budget_and_resumes_within_it(tiny_omniglot, tmp_path,
         'iter_2.pth', 'iter_4.pth', 'iter_6.pth'
     ]
     assert osp.isfile(osp.join(work, 'best_accuracy_mean_iter_6.pth'))
-    state = torch.load(
-        osp.join(work, 'iter_6.pth'), map_location='cpu', weights_only=False)
+    state = load_checkpoint_file(osp.join(work, 'iter_6.pth'))
     assert state['message_hub']['runtime_info']['time_budget_spent'] == 30
     # resumed from iteration 4 (20 s spent), it stops at 6 again, not at 10
     os.remove(osp.join(work, 'iter_6.pth'))

@@ -42,6 +42,11 @@ def parse_args(argv=None):
         '--launcher', choices=['none', 'pytorch'], default='none')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args(argv)
+    for name in ('ways', 'shots', 'queries', 'episodes'):
+        values = getattr(args, name)
+        if values is not None and min(
+                values if isinstance(values, list) else [values]) < 1:
+            parser.error(f'--{name} must be >= 1, got {values}')
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     return args
 
@@ -54,12 +59,11 @@ def episodic_dataset_cfg(dataloader_cfg: dict, config_path: str) -> dict:
     return dataset
 
 
-def write_results(work_dir: str, rows: list, meta: dict) -> str:
+def write_results(base: str, rows: list, meta: dict) -> str:
     """Write results as JSON, CSV, markdown and a PNG plot (accuracy vs
-    shots, one line per ways); return the markdown table and the files'
-    common path."""
-    stamp = time.strftime('%Y%m%d_%H%M%S')
-    base = osp.join(work_dir, f'meta_test_{stamp}')
+    shots, one line per ways) at ``base`` + extension; return the markdown
+    table. Called after every (ways, shots) cell with the rows so far, so a
+    failing later cell loses nothing."""
     with open(base + '.json', 'w') as f:
         json.dump(dict(meta, results=rows), f, indent=2)
     fields = ['num_ways', 'num_shots', 'num_episodes', *METRIC_KEYS]
@@ -83,7 +87,7 @@ def write_results(work_dir: str, rows: list, meta: dict) -> str:
                 f"{meta['seed']}\n\n{table}\n\n![accuracy vs shots]"
                 f"({osp.basename(base)}.png)\n")
     plot_results(rows, base + '.png', title)
-    return table, base
+    return table
 
 
 def plot_results(rows: list, path: str, title: str) -> None:
@@ -116,11 +120,12 @@ def main(argv=None):
     args = parse_args(argv)
     setup_threads(args.threads)
     register_all_modules()
-    from mmengine.runner import Runner
+    from mmmtl.registry import RUNNERS
     cfg = setup_cfg(args, Config.fromfile(args.config))
     if not osp.isfile(args.checkpoint):
         raise FileNotFoundError(f'checkpoint {args.checkpoint} not found')
     cfg.load_from = args.checkpoint
+    cfg.load_from_strict = True  # the model must be the checkpoint's
     cfg.resume = False
     base_loader = copy.deepcopy(cfg.test_dataloader)
     episodes = episodic_dataset_cfg(base_loader, args.config)
@@ -132,9 +137,13 @@ def main(argv=None):
     ways_list = args.ways or [episodes['num_ways']]
     shots_list = args.shots or [episodes['num_shots']]
 
-    runner = Runner.from_cfg(cfg)
+    runner = RUNNERS.build(cfg)
     runner.register_hook(
         MetaTestProgressHook(num_cells=len(ways_list) * len(shots_list)))
+    base = osp.join(runner.work_dir,
+                    f"meta_test_{time.strftime('%Y%m%d_%H%M%S')}")
+    meta = dict(
+        config=args.config, checkpoint=args.checkpoint, seed=episodes['seed'])
     rows = []
     for ways in ways_list:
         for shots in shots_list:
@@ -157,12 +166,9 @@ def main(argv=None):
                     seed=loader['dataset']['seed'],
                     **{k: metrics[k]
                        for k in METRIC_KEYS}))
+            if get_rank() == 0:
+                table = write_results(base, rows, meta)
     if get_rank() == 0:
-        meta = dict(
-            config=args.config,
-            checkpoint=args.checkpoint,
-            seed=episodes['seed'])
-        table, base = write_results(runner.work_dir, rows, meta)
         print(table)
         print(f'results written to {base}.json / .csv / .md / .png')
     finish_distributed()

@@ -91,9 +91,13 @@ def parse_args(argv=None):
 
 
 def setup_cfg(args, cfg: Config) -> Config:
-    """Apply the command-line options shared by train / test."""
+    """Apply the command-line options shared by train / test; the runner is
+    mmmtl's FewShotRunner (strict checkpoint loads, non-finite checks)
+    unless the config names another ``runner_type``."""
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
+    if 'runner_type' not in cfg:
+        cfg.runner_type = 'FewShotRunner'
     cfg.launcher = args.launcher
     if args.work_dir:
         cfg.work_dir = args.work_dir
@@ -156,7 +160,7 @@ def main(argv=None):
     args = parse_args(argv)
     setup_threads(args.threads)
     register_all_modules()
-    from mmengine.runner import Runner
+    from mmmtl.registry import RUNNERS
     cfg = setup_cfg(args, Config.fromfile(args.config))
     if args.tensorboard:
         add_tensorboard(cfg)
@@ -176,7 +180,7 @@ def main(argv=None):
     elif args.resume:
         cfg.resume = True
         cfg.load_from = args.resume
-    runner = Runner.from_cfg(cfg)
+    runner = RUNNERS.build(cfg)
     runner.logger.info(f'torch threads: {torch.get_num_threads()}')
     runner.train()
     if get_rank() == 0:

@@ -39,6 +39,9 @@ env_cfg = dict(
 
 log_processor = dict(by_epoch=False, window_size=100)
 log_level = 'INFO'
+# checkpoints load strictly (every key and shape must match; tools/test.py and
+# --resume always do); a config starting from part of another model's
+# checkpoint on purpose sets load_from_strict = False (see mtl-ss_conv4.py)
 load_from = None
 resume = False
 randomness = dict(seed=0, deterministic=False)

@@ -20,13 +20,12 @@ import torch
 import torch.nn.functional as F
 from mmengine.config import Config
 from mmengine.dataset import Compose
-from mmengine.runner import load_checkpoint
 from PIL import Image
 from torch import Tensor
 
-from mmmtl.compat import load_state_dict_safely
 from mmmtl.registry import DATASETS, MODELS, TRANSFORMS
 from mmmtl.utils import register_all_modules
+from mmmtl.utils.checkpoint import load_checkpoint_file, load_weights
 
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png')
 ImageLike = Union[str, os.PathLike, Image.Image, np.ndarray]
@@ -39,11 +38,13 @@ def read_support_folder(root: str) -> List[Tuple[str, str]]:
     (.jpg / .jpeg / .png), classes and images sorted by name.
 
     Raises a ValueError naming the folder when ``root`` holds no class
-    folders or a class folder holds no images.
+    folders or a class folder holds no images, and a FileNotFoundError
+    naming a broken symbolic link (class folder or image).
     """
     if not osp.isdir(root):
         raise FileNotFoundError(f'support folder {root} does not exist')
     entries = sorted(e for e in os.listdir(root) if not e.startswith('.'))
+    _refuse_broken_links(root, entries)
     folders = [e for e in entries if osp.isdir(osp.join(root, e))]
     layout = (f'expected one folder per class, {root}/<class name>/<image>'
               f'{"|".join(IMAGE_EXTENSIONS)}')
@@ -55,9 +56,10 @@ def read_support_folder(root: str) -> List[Tuple[str, str]]:
     pairs = []
     for name in folders:
         class_dir = osp.join(root, name)
-        files = sorted(f for f in os.listdir(class_dir)
-                       if not f.startswith('.')
-                       and osp.isfile(osp.join(class_dir, f)))
+        names = sorted(f for f in os.listdir(class_dir)
+                       if not f.startswith('.'))
+        _refuse_broken_links(class_dir, names)
+        files = [f for f in names if osp.isfile(osp.join(class_dir, f))]
         images = [f for f in files if f.lower().endswith(IMAGE_EXTENSIONS)]
         if not images:
             other = f' (only {files[:5]})' if files else ''
@@ -67,6 +69,17 @@ def read_support_folder(root: str) -> List[Tuple[str, str]]:
                 f'{"/".join(IMAGE_EXTENSIONS)} file')
         pairs.extend((osp.join(class_dir, f), name) for f in images)
     return pairs
+
+
+def _refuse_broken_links(folder: str, names: Sequence[str]) -> None:
+    """A support image or class folder that is a link to nothing would be
+    left out silently; name it instead."""
+    for name in names:
+        path = osp.join(folder, name)
+        if osp.islink(path) and not osp.exists(path):
+            raise FileNotFoundError(
+                f'{path} is a broken symbolic link (to '
+                f'{os.readlink(path)}); fix or remove it')
 
 
 def encode_image(image: ImageLike, where: str) -> bytes:
@@ -177,13 +190,19 @@ def init_model(config: Union[str, Config],
                checkpoint: Optional[str] = None,
                device: str = 'cpu') -> Tuple[torch.nn.Module, Config]:
     """Build ``config``'s model through the registries, load ``checkpoint``
-    (an mmengine checkpoint you trained, or a state_dict file) strictly and
-    put it in eval mode on ``device``."""
+    (an mmengine checkpoint you trained, or a state_dict file) weights-only
+    and strictly (errors name the checkpoint and the config) and put it in
+    eval mode on ``device``."""
     register_all_modules()
     cfg = config if isinstance(config, Config) else Config.fromfile(config)
     model = MODELS.build(cfg.model)
     if checkpoint is not None:
-        load_checkpoint(model, checkpoint, map_location='cpu', strict=True)
+        load_weights(
+            model,
+            load_checkpoint_file(checkpoint, map_location='cpu'),
+            checkpoint,
+            strict=True,
+            config=cfg.filename or '<Config object>')
     return model.to(device).eval(), cfg
 
 
@@ -340,14 +359,14 @@ class CustomTask:
     def load(cls, path: str, device: str = 'cpu') -> 'CustomTask':
         """Rebuild a task saved by :meth:`save` (weights-only loading); it
         predicts exactly as the saved one did."""
-        saved = load_state_dict_safely(path)
+        saved = load_checkpoint_file(path, map_location='cpu')
         if not isinstance(saved, dict) or saved.get('format') != FILE_FORMAT:
             raise ValueError(f'{path} is not an adapted task saved by '
                              f'CustomTask.save (format {FILE_FORMAT})')
         register_all_modules()
         model_cfg = json.loads(saved['model_cfg'])
         model = MODELS.build(model_cfg)
-        model.load_state_dict(saved['model_state'], strict=True)
+        load_weights(model, saved['model_state'], path, strict=True)
         task = cls(model.to(device).eval(), model_cfg,
                    json.loads(saved['dataset_cfg']))
         task.classes = list(saved['classes'])

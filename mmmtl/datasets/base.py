@@ -143,6 +143,20 @@ class FewShotDataset(BaseDataset):
             f'{[type(t).__name__ for t in self.cached_transforms]}',
             logger='current')
 
+    def prepare_data(self, idx: int):
+        """The item through the pipeline; an error while loading a file
+        (e.g. a zero-byte JPEG, which OpenCV rejects without naming it) is
+        raised again naming the image."""
+        try:
+            return super().prepare_data(idx)
+        except Exception as err:
+            path = self.get_data_info(idx).get('img_path')
+            if path is None or path in str(err):
+                raise
+            raise ValueError(
+                f'{type(self).__name__}: the pipeline failed on image {path}'
+                f' ({type(err).__name__}: {err})') from err
+
     @property
     def classes(self) -> tuple:
         self.full_init()

@@ -28,6 +28,7 @@ def read_split_csv(path: str) -> List[Tuple[str, str, int, int]]:
         raise FileNotFoundError(
             f'MiniImageNet: split file {path} not found. {_LAYOUT_HELP}')
     rows = []
+    first_line = {}
     with open(path, newline='') as f:
         reader = csv.reader(f)
         header = next(reader, None)
@@ -53,6 +54,13 @@ def read_split_csv(path: str) -> List[Tuple[str, str, int, int]]:
                 raise ValueError(
                     f'MiniImageNet: {path} line {lineno}: file {filename} '
                     f'does not belong to its label {wnid!r}')
+            if filename in first_line:
+                raise ValueError(
+                    f'MiniImageNet: {path} line {lineno}: {filename} repeats '
+                    f'line {first_line[filename]}; an image may appear once '
+                    '(a repeated image can be support and query of one '
+                    'episode)')
+            first_line[filename] = lineno
             rows.append((filename, wnid, int(m.group(2)), lineno))
     if not rows:
         raise ValueError(f'MiniImageNet: {path} lists no images')

@@ -145,6 +145,7 @@ class Omniglot(FewShotDataset):
                 'split files (train/val/test/trainval.txt) there or set '
                 'split_dir.')
         classes = []
+        first_line = {}
         with open(path) as f:
             for lineno, line in enumerate(f, 1):
                 line = line.strip()
@@ -161,7 +162,13 @@ class Omniglot(FewShotDataset):
                     raise ValueError(f'Omniglot: {path} line {lineno}: '
                                      f'rotation {rotation} is not a '
                                      'multiple of 90')
-                classes.append((parts[0], parts[1], rotation))
+                key = (parts[0], parts[1], rotation)
+                if key in first_line:
+                    raise ValueError(
+                        f'Omniglot: {path} line {lineno}: {line!r} repeats '
+                        f'line {first_line[key]}; a class may appear once')
+                first_line[key] = lineno
+                classes.append(key)
         return classes, path
 
     def load_data_list(self) -> List[dict]:

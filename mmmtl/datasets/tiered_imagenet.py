@@ -19,11 +19,73 @@ _LAYOUT_HELP = (
     'al. See docs/datasets.md or run tools/data/prepare_tiered_imagenet.py.')
 
 
-def _load_pickle(path: str):
-    # latin1 reads the Python 2 pickles of the release (numpy arrays and
-    # str) as well as Python 3 ones
+def _latin1_bytes(text: str, encoding: str) -> bytes:
+    """``_codecs.encode`` as protocol-2 pickles of Python 3 bytes use it,
+    for latin-1 only."""
+    if encoding not in ('latin1', 'latin-1') or not isinstance(text, str):
+        raise pickle.UnpicklingError(
+            f'refused _codecs.encode with encoding {encoding!r}')
+    return text.encode('latin1')
+
+
+def _plain_data_globals() -> dict:
+    """``(module, name) -> object`` a pickle of plain data may refer to:
+    numpy's array / dtype / scalar reconstruction (under the numpy 1 and
+    numpy 2 module names) and latin-1 bytes."""
+    core = np._core if hasattr(np, '_core') else np.core
+    allowed = {
+        ('numpy', 'ndarray'): np.ndarray,
+        ('numpy', 'dtype'): np.dtype,
+        ('_codecs', 'encode'): _latin1_bytes,
+    }
+    for name in ('numpy.core', 'numpy._core'):
+        allowed[(f'{name}.multiarray', '_reconstruct')] = (
+            core.multiarray._reconstruct)
+        allowed[(f'{name}.multiarray', 'scalar')] = core.multiarray.scalar
+        allowed[(f'{name}.numeric', '_frombuffer')] = core.numeric._frombuffer
+    return allowed
+
+
+class PlainDataUnpickler(pickle.Unpickler):
+    """Unpickles plain data only: dicts, lists, tuples, str, bytes, numbers
+    and numpy arrays / scalars of them. Any other class or function in the
+    pickle (the way a pickle runs code) is refused.
+
+    The release's pickles are Python 2 ones (``encoding='latin1'``) holding
+    numpy arrays, lists and str; they need numpy's array reconstruction and
+    nothing else.
+    """
+
+    ALLOWED = _plain_data_globals()
+
+    def __init__(self, file) -> None:
+        super().__init__(file, encoding='latin1')
+
+    def find_class(self, module: str, name: str):
+        allowed = self.ALLOWED.get((module, name))
+        if allowed is None:
+            raise pickle.UnpicklingError(
+                f'refers to {module}.{name}, but only plain data (dict, list, '
+                'str, numbers, numpy arrays) is loaded from a pickle, nothing '
+                'that could run code')
+        return allowed
+
+    def persistent_load(self, pid):
+        raise pickle.UnpicklingError(
+            'holds a persistent id, but only plain data is loaded')
+
+
+def load_plain_pickle(path: str):
+    """Read a pickle of plain data with :class:`PlainDataUnpickler`; errors
+    name ``path``."""
     with open(path, 'rb') as f:
-        return pickle.load(f, encoding='latin1')
+        try:
+            return PlainDataUnpickler(f).load()
+        except pickle.UnpicklingError as err:
+            raise pickle.UnpicklingError(f'{path}: {err}') from None
+        except (EOFError, ValueError, TypeError) as err:
+            raise ValueError(f'{path} is not a readable pickle '
+                             f'(truncated or damaged?): {err}') from err
 
 
 def _as_text(value) -> str:
@@ -68,7 +130,7 @@ class TieredImageNet(FewShotDataset):
                 raise FileNotFoundError(
                     f'TieredImageNet: {path} not found. {_LAYOUT_HELP}')
 
-        labels = _load_pickle(labels_path)
+        labels = load_plain_pickle(labels_path)
         if not isinstance(labels, dict):
             raise ValueError(f'TieredImageNet: {labels_path} holds a '
                              f'{type(labels).__name__}, not a dict. '
@@ -83,7 +145,7 @@ class TieredImageNet(FewShotDataset):
         general = np.asarray(labels['label_general'], dtype=np.int64)
         names = [_as_text(n) for n in labels['label_specific_str']]
 
-        images = _load_pickle(images_path)
+        images = load_plain_pickle(images_path)
         if not isinstance(images, (list, tuple, np.ndarray)):
             raise ValueError(f'TieredImageNet: {images_path} holds a '
                              f'{type(images).__name__}, not a list of PNG '
@@ -100,6 +162,14 @@ class TieredImageNet(FewShotDataset):
                 f'[{specific.min()}, {specific.max()}] but '
                 f'label_specific_str names {len(names)} classes')
 
+        first = {}
+        for i, name in enumerate(names):
+            if name in first:
+                raise ValueError(
+                    f'TieredImageNet: {labels_path}: label_specific_str entry '
+                    f'{i} ({name!r}) repeats entry {first[name]}; a class may '
+                    'appear once')
+            first[name] = i
         self._classes.extend(names)
         data_list = []
         for i, (raw, label, category) in enumerate(

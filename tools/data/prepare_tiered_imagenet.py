@@ -15,9 +15,10 @@ needed.
 import argparse
 import os
 import os.path as osp
-import pickle
 import shutil
 import tarfile
+
+from mmmtl.datasets.tiered_imagenet import load_plain_pickle
 
 SPLITS = ('train', 'val', 'test')
 REQUIRED = tuple(f'{split}_{kind}.pkl' for split in SPLITS
@@ -59,8 +60,7 @@ def check(out: str) -> None:
             f'{out} lacks {missing}: the tieredImageNet release holds '
             f'{", ".join(REQUIRED)}')
     for split in SPLITS:
-        with open(osp.join(out, f'{split}_labels.pkl'), 'rb') as f:
-            labels = pickle.load(f, encoding='latin1')
+        labels = load_plain_pickle(osp.join(out, f'{split}_labels.pkl'))
         names = labels.get('label_specific_str', labels.get(
             b'label_specific_str', []))
         count = len(labels.get('label_specific',

@@ -16,3 +16,8 @@ model = dict(
     test_num_inner_steps=100,
     inner_lr=0.01,
     scale_mode='out')
+# load_from is a transfer checkpoint: its backbone loads, its head is left
+# out and the SS parameters and the base learner start new, a partial load
+# on purpose (logged). Shapes must still match; tools/test.py and --resume
+# load strictly.
+load_from_strict = False
