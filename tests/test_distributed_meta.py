@@ -3,12 +3,13 @@ as 1 rank with meta-batch 2T (episodes split across ranks, meta-gradients /
 Reptile updates averaged)."""
 import os
 import os.path as osp
-import socket
 import subprocess
 import sys
 
 import pytest
 import torch
+
+from conftest import free_port
 
 
 def load_checkpoint(path):
@@ -53,12 +54,6 @@ default_hooks = dict(
     with open(path, 'w') as f:
         f.write(text)
     return str(path)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 def run_train(config, work_dir, nproc, *options, pythonpath=()):
