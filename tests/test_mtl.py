@@ -1,13 +1,19 @@
-"""MTL (Eshratifar et al.): one step moves the weights by exactly the
-weighted average of the two branches' updates computed by standalone
-MAML / Reptile / ProtoNet and transfer models; beta = 0 and 1 reduce to the
-branches; shared backbone stored once; custom_imports plug-ins."""
+"""MTL (Eshratifar et al.): the gradient is (1 - beta) times a hand-written
+meta objective's (MAML, first-order MAML, ProtoNet) or Reptile update plus
+beta times a hand-written transfer cross-entropy's; one step moves the
+weights by exactly the weighted average of the two branches' updates
+computed by standalone MAML / Reptile / ProtoNet and transfer models; beta =
+0 and 1 reduce to the branches; shared backbone stored once;
+custom_imports plug-ins."""
+import copy
 import os.path as osp
 import sys
 import textwrap
 
 import pytest
 import torch
+import torch.nn.functional as F
+from torch.func import functional_call
 
 from conftest import REPO, random_meta_batch
 from mmmtl.registry import MODELS
@@ -80,6 +86,118 @@ def sgd_step(model):
     model.loss(*meta_batch())['loss'].backward()
     optimizer.step()
     return {n: p.detach() - before[n] for n, p in model.named_parameters()}
+
+
+def maml_scores(mtl, weights, images):
+    """The meta branch's N-way scores under ``weights`` (backbone through
+    functional_call, the linear head written out)."""
+    backbone = {
+        n[len('backbone.'):]: v
+        for n, v in weights.items() if n.startswith('backbone.')
+    }
+    feats = functional_call(mtl.backbone, backbone, (images, ))
+    return feats @ weights['head.fc.weight'].t() + weights['head.fc.bias']
+
+
+def hand_meta_objective(mtl, meta, inputs, labels):
+    """The meta branch's objective written out: MAML / first-order MAML (2
+    SGD steps of lr 0.4 on the support cross-entropy, then the query
+    cross-entropy) or ProtoNet (query cross-entropy over minus squared
+    distances to the support class means), mean over the tasks."""
+    num_support = WAYS * SHOTS
+    total = 0
+    for x, y in zip(inputs, labels):
+        sy, qy = y[:num_support], y[num_support:]
+        if meta == 'protonet':
+            feats = mtl.backbone(x)  # an episode is embedded at once
+            means = torch.stack([
+                feats[:num_support][sy == c].mean(0) for c in range(WAYS)
+            ])
+            scores = -((feats[num_support:, None] - means[None])**2).sum(-1)
+            total = total + F.cross_entropy(scores, qy) / TASKS
+            continue
+        fast = {f'backbone.{n}': p for n, p in mtl.backbone.named_parameters()}
+        fast.update({
+            f'head.{n}': p
+            for n, p in mtl.meta_branch.head.named_parameters()
+        })
+        for _ in range(2):
+            loss = F.cross_entropy(maml_scores(mtl, fast, x[:num_support]),
+                                   sy)
+            grads = torch.autograd.grad(
+                loss, list(fast.values()), create_graph=meta == 'maml')
+            fast = {n: p - 0.4 * g for (n, p), g in zip(fast.items(), grads)}
+        total = total + F.cross_entropy(
+            maml_scores(mtl, fast, x[num_support:]), qy) / TASKS
+    return total
+
+
+def hand_reptile_update(mtl, inputs, labels):
+    """theta - mean over the tasks of the weights after 3 torch.optim.SGD
+    steps (lr 0.3) on a copy, support images only; by MTL parameter name."""
+    num_support = WAYS * SHOTS
+    branch = mtl.meta_branch
+    theta = {n: p.detach() for n, p in branch.named_parameters()}
+    update = {n: torch.zeros_like(p) for n, p in theta.items()}
+    for x, y in zip(inputs, labels):
+        clone = copy.deepcopy(branch)
+        optimizer = torch.optim.SGD(clone.parameters(), lr=0.3)
+        for _ in range(3):
+            optimizer.zero_grad()
+            F.cross_entropy(
+                clone.head(clone.backbone(x[:num_support])),
+                y[:num_support]).backward()
+            optimizer.step()
+        for n, p in clone.named_parameters():
+            update[n] += (theta[n] - p.detach()) / TASKS
+    return {
+        n if n.startswith('backbone.') else f'meta_branch.{n}': u
+        for n, u in update.items()
+    }
+
+
+@pytest.mark.parametrize('meta', list(META_BRANCHES))
+def test_gradient_is_the_weighted_sum_of_hand_written_branches(meta):
+    """The wiring against references written here: the meta branch sees the
+    episode labels, the transfer branch every image of the meta-batch with
+    its global label through the C-way head, both on the one backbone, and
+    the gradient is (1 - beta) * meta + beta * transfer."""
+    beta = 0.3
+    mtl = build_mtl(meta, beta)
+    inputs, samples = meta_batch()
+    params = dict(mtl.named_parameters())
+    assert not [n for n in params if '_branch.backbone.' in n]
+    out = mtl.loss(inputs, samples)
+    got = dict(zip(params, torch.autograd.grad(
+        out['loss'], list(params.values()), allow_unused=True)))
+    head = mtl.transfer_branch.head.fc
+    transfer = F.cross_entropy(
+        mtl.backbone(inputs.flatten(0, 1)) @ head.weight.t() + head.bias,
+        samples['gt_label'].flatten())
+    assert out['transfer_objective'].item() == pytest.approx(
+        transfer.item(), rel=1e-10)
+    expected = dict(zip(params, torch.autograd.grad(
+        beta * transfer, list(params.values()), allow_unused=True)))
+    if meta == 'reptile':
+        meta_update = hand_reptile_update(mtl, inputs,
+                                          samples['episode_label'])
+    else:
+        objective = hand_meta_objective(mtl, meta, inputs,
+                                        samples['episode_label'])
+        assert out['meta_objective'].item() == pytest.approx(
+            objective.item(), rel=1e-10)
+        meta_update = dict(zip(params, torch.autograd.grad(
+            objective, list(params.values()), allow_unused=True)))
+    for name, p in params.items():
+        want = torch.zeros_like(p)
+        for part, weight in ((expected, 1.0), (meta_update, 1 - beta)):
+            if part.get(name) is not None:
+                want = want + weight * part[name]
+        have = got[name] if got[name] is not None else torch.zeros_like(p)
+        if name.endswith('weight'):
+            assert want.abs().sum() > 0, name
+        torch.testing.assert_close(have, want, rtol=1e-9, atol=1e-12,
+                                   msg=lambda m: f'{name}: {m}')
 
 
 @pytest.mark.parametrize('meta', list(META_BRANCHES))
