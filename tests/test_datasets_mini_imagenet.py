@@ -16,6 +16,7 @@ from mmengine.config import Config
 from mmengine.dataset import Compose
 from PIL import Image
 
+from conftest import assert_row_is_the_hand_run, hand_meta_test
 from mmmtl.datasets import EpisodicDataset, MiniImageNet
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -273,9 +274,10 @@ def test_prepare_from_imagenet_folder_and_precut(tmp_path):
                       '--out', str(tmp_path / 'broken')])
 
 
-def run_tools(config: str, root: str, work_dir: str) -> dict:
+def run_tools(config: str, root: str, work_dir: str) -> tuple:
     """3 training iterations, meta-validation and a meta-test of 2 tiny
-    episodes on the fixture; returns the result JSON."""
+    episodes on the fixture; returns the result JSON, the checkpoint and
+    the options."""
     train = load_tool('tools/train.py', 'mmmtl_tools_train')
     test = load_tool('tools/test.py', 'mmmtl_tools_test')
     options = [
@@ -303,13 +305,17 @@ def run_tools(config: str, root: str, work_dir: str) -> dict:
         osp.join(work_dir, '**', 'meta_test_*.json'), recursive=True)
     assert len(results) == 1
     with open(results[0]) as f:
-        return json.load(f)
+        return json.load(f), checkpoint, options
 
 
 def test_train_and_meta_test_tools(precut_root, tmp_path):
-    out = run_tools(
-        'configs/transfer/baseline_conv4_1xb128_mini-imagenet_5way-1shot.py',
-        precut_root, str(tmp_path / 'work'))
+    config = 'configs/transfer/baseline_conv4_1xb128_mini-imagenet_5way-1shot.py'
+    out, checkpoint, options = run_tools(config, precut_root,
+                                         str(tmp_path / 'work'))
     (row, ) = out['results']
     assert row['num_ways'] == 2 and row['num_episodes'] == 2
-    assert 0.0 <= row['accuracy_mean'] <= 100.0
+    assert_row_is_the_hand_run(
+        row,
+        hand_meta_test(
+            osp.join(REPO, config), checkpoint, options, ways=2, shots=1,
+            queries=2, episodes=2))
