@@ -20,6 +20,7 @@ from mmmtl.registry import MODELS
 
 sys.path.insert(0, osp.join(REPO, 'tools'))
 import train as train_tool  # noqa: E402
+from test_resume import tiny_config  # noqa: E402
 
 WAYS, SHOTS, QUERIES, TASKS, CLASSES = 3, 2, 2, 2, 7
 BACKBONE = dict(
@@ -380,3 +381,55 @@ def test_custom_imports_plug_a_users_backbone_and_branch_into_mtl(
     assert state['transfer_branch.head.fc.weight'].shape == (20, 4)
     logs = (next(work.glob('*/vis_data/scalars.json'))).read_text()
     assert 'meta_user_branch_ran' in logs
+
+
+def test_load_from_an_mtl_checkpoint_into_maml_and_transfer(
+        tiny_omniglot, tmp_path):
+    """docs/mtl.md: an MTL checkpoint keeps the shared backbone under
+    ``backbone.``, so ``load_from`` starts a MAML or a TransferClassifier
+    from it (runs of one iteration at learning rate 0 keep the loaded
+    weights)."""
+    root, _ = tiny_omniglot
+    mtl_work = tmp_path / 'mtl'
+    train_tool.main([
+        tiny_config(tmp_path / 'mtl.py', 'mtl', root), '--work-dir',
+        str(mtl_work), '--cfg-options', 'train_cfg.max_iters=2',
+        'experiment_name=load_from_mtl'
+    ])
+    mtl_state = torch.load(
+        mtl_work / 'iter_2.pth', map_location='cpu',
+        weights_only=False)['state_dict']
+    shared = {k: v for k, v in mtl_state.items() if k.startswith('backbone.')}
+    assert shared
+    frozen = [
+        f'load_from={mtl_work / "iter_2.pth"}', 'train_cfg.max_iters=1',
+        'optim_wrapper.optimizer.lr=0.0', 'param_scheduler=[]'
+    ]
+    transfer = [
+        osp.join(REPO, 'configs', 'transfer',
+                 'baseline_conv4_1xb128_omniglot_5way-1shot.py'),
+        '--cfg-options', f'train_dataloader.dataset.data_root={root}',
+        'train_dataloader.dataset.image_size=8', 'train_dataloader.batch_size=8',
+        'model.backbone.channels=[4,4]', 'model.head.in_channels=16',
+        'model.head.num_classes=20', 'val_cfg=None', 'val_dataloader=None',
+        'val_evaluator=None', 'default_hooks.checkpoint.save_best=None'
+    ]
+    maml = [tiny_config(tmp_path / 'maml.py', 'maml', root), '--cfg-options']
+    for name, args in (('maml', maml), ('transfer', transfer)):
+        work = tmp_path / name
+        train_tool.main([
+            args[0], '--work-dir',
+            str(work), *args[1:], *frozen, f'experiment_name=from_mtl_{name}'
+        ])
+        state = torch.load(
+            work / 'iter_1.pth', map_location='cpu',
+            weights_only=False)['state_dict']
+        params = {
+            k
+            for k in state if k.startswith('backbone.') and not k.endswith(
+                ('running_mean', 'running_var', 'num_batches_tracked'))
+        }
+        assert params and params <= set(shared), name
+        for key in params:
+            torch.testing.assert_close(
+                state[key], shared[key], msg=lambda m: f'{name} {key}: {m}')
