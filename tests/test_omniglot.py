@@ -8,12 +8,31 @@ import zipfile
 import numpy as np
 import pytest
 
+import conftest
 from conftest import REPO
 from mmmtl.datasets import Omniglot
 
 
 def _arrays(ds):
     return np.stack([ds.get_data_info(i)['img'] for i in range(len(ds))])
+
+
+@pytest.mark.parametrize('required, outcome', [
+    ('', 'skip'), ('0', 'skip'), ('1', 'fail'), ('omniglot', 'fail'),
+    (' Omniglot , ', 'fail')
+])
+def test_missing_real_omniglot_skips_or_fails_as_required(
+        monkeypatch, required, outcome):
+    """Absent real Omniglot: the test skips, unless MMMTL_REQUIRE_DATA (1,
+    or a list naming omniglot) says CI has it, then it fails."""
+    monkeypatch.setattr(conftest, 'find_omniglot', lambda: None)
+    monkeypatch.setenv('MMMTL_REQUIRE_DATA', required)
+    expected = dict(skip=pytest.skip.Exception, fail=pytest.fail.Exception)
+    with pytest.raises(expected[outcome], match='real Omniglot not found'):
+        conftest.omniglot_release_paths()
+    monkeypatch.setenv('MMMTL_REQUIRE_DATA', 'omniglot,mini_imagenet')
+    with pytest.raises(pytest.UsageError, match="unknown.*'mini_imagenet'"):
+        conftest.required_datasets()
 
 
 def test_real_vinyals_split_sizes(omniglot_release):
