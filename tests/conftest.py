@@ -1,19 +1,65 @@
 """Shared fixtures: the real Omniglot release (from $MMMTL_OMNIGLOT or
-../shared/data/omniglot) and tiny generated datasets."""
+../shared/data/omniglot), tiny generated datasets, and a meta-test by hand.
+
+``MMMTL_REQUIRE_DATA`` names the real datasets whose tests must not skip:
+``1`` (the real data CI has: Omniglot) or a comma-separated list of names
+from ``REAL_DATASETS``. A test needing a listed dataset that is absent fails
+instead of skipping, so that a broken data path cannot turn tests off
+unseen."""
+import argparse
+import copy
 import os
 import os.path as osp
+import socket
 
 import numpy as np
 import pytest
 import torch
+from mmengine.config import Config, DictAction
 from PIL import Image
 
 import mmmtl  # noqa: F401
+from mmmtl.registry import DATASETS, MODELS
 from mmmtl.utils import register_all_modules
+from mmmtl.utils.checkpoint import load_checkpoint_file
 
 register_all_modules()
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+# real datasets a test may need, by the name MMMTL_REQUIRE_DATA uses; '1'
+# stands for those CI provides (miniImageNet is built from a snapshot on
+# our machines only, so its tests may always skip in CI)
+REAL_DATASETS = ('omniglot', )
+CI_DATASETS = ('omniglot', )
+
+
+def required_datasets() -> set:
+    """The real datasets MMMTL_REQUIRE_DATA says must be present."""
+    value = os.environ.get('MMMTL_REQUIRE_DATA', '').strip()
+    if value in ('', '0'):
+        return set()
+    if value == '1':
+        return set(CI_DATASETS)
+    names = {n.strip().lower() for n in value.split(',') if n.strip()}
+    unknown = sorted(names - set(REAL_DATASETS))
+    if unknown:
+        raise pytest.UsageError(
+            f'MMMTL_REQUIRE_DATA={value!r}: unknown dataset(s) {unknown}; '
+            f"use 1 or names from {', '.join(REAL_DATASETS)}")
+    return names
+
+
+def pytest_configure(config):
+    required_datasets()  # a misspelt MMMTL_REQUIRE_DATA stops the run
+
+
+def missing_real_data(name: str, reason: str) -> None:
+    """Skip the calling test for want of real dataset ``name``, or fail it
+    when MMMTL_REQUIRE_DATA requires that dataset."""
+    if name in required_datasets():
+        pytest.fail(f'{reason} (MMMTL_REQUIRE_DATA requires {name})',
+                    pytrace=False)
+    pytest.skip(reason)
 
 
 def find_omniglot():
@@ -38,15 +84,22 @@ def single_thread():
     torch.set_num_threads(threads)
 
 
+def omniglot_release_paths():
+    """(archive path, Vinyals split folder) of the real Omniglot; skips (or
+    fails, see MMMTL_REQUIRE_DATA) when it is not found."""
+    root = find_omniglot()
+    if root is None:
+        missing_real_data(
+            'omniglot', 'real Omniglot not found: set MMMTL_OMNIGLOT to a '
+            'folder with omniglot_images.tar.gz and splits_vinyals/')
+    return (osp.join(root, 'omniglot_images.tar.gz'),
+            osp.join(root, 'splits_vinyals'))
+
+
 @pytest.fixture(scope='session')
 def omniglot_release():
     """(archive path, Vinyals split folder) of the real Omniglot."""
-    root = find_omniglot()
-    if root is None:
-        pytest.skip('real Omniglot not found: set MMMTL_OMNIGLOT to a folder '
-                    'with omniglot_images.tar.gz and splits_vinyals/')
-    return (osp.join(root, 'omniglot_images.tar.gz'),
-            osp.join(root, 'splits_vinyals'))
+    return omniglot_release_paths()
 
 
 def write_tiny_omniglot(root, alphabets=2, characters=3, drawings=6,
@@ -120,3 +173,74 @@ def random_meta_batch(ways, shots, queries, tasks, num_classes, seed=0,
         num_ways=ways,
         num_shots=shots,
         num_queries=queries)
+
+
+def free_port() -> int:
+    """A TCP port free now (bound to port 0, the OS picks), for torchrun."""
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def parse_cfg_options(options) -> dict:
+    """``key=value`` strings parsed as tools/*.py's ``--cfg-options``."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    return parser.parse_args(['--cfg-options', *options]).cfg_options
+
+
+def hand_meta_test(config, checkpoint, options=(), ways=None, shots=None,
+                   queries=None, episodes=None, seed=None) -> list:
+    """Per-episode accuracies (%) of a checkpoint meta-tested without the
+    Runner, its test loop or the metric: the config's model built, the
+    checkpoint's state_dict loaded strictly by hand, the test episodes
+    rebuilt from the config with the same seed, images normalised here, and
+    each episode scored by the model's own adapt / predict, its correct
+    queries counted here. tools/test.py must report these numbers."""
+    cfg = Config.fromfile(config)
+    if options:
+        cfg.merge_from_dict(parse_cfg_options(options))
+    model = MODELS.build(cfg.model)
+    state = load_checkpoint_file(checkpoint, map_location='cpu')
+    model.load_state_dict(state['state_dict'], strict=True)
+    model.eval()
+    episodes_cfg = copy.deepcopy(cfg.test_dataloader.dataset)
+    for key, value in (('num_ways', ways), ('num_shots', shots),
+                       ('num_queries', queries), ('num_episodes', episodes),
+                       ('seed', seed)):
+        if value is not None:
+            episodes_cfg[key] = value
+    dataset = DATASETS.build(episodes_cfg)
+    norm = cfg.model.get('data_preprocessor') or {}
+    accuracies = []
+    for index in range(len(dataset)):
+        item = dataset[index]
+        images = item['img'].float()
+        if norm.get('mean') is not None:
+            images = (images - torch.tensor(norm['mean']).view(-1, 1, 1)
+                      ) / torch.tensor(norm['std']).view(-1, 1, 1)
+        labels = item['episode_label'].tolist()
+        num_support = item['num_ways'] * item['num_shots']
+        state = model.adapt(images[:num_support],
+                            item['episode_label'][:num_support],
+                            item['num_ways'])
+        predicted = model.predict(state,
+                                  images[num_support:]).argmax(-1).tolist()
+        truth = labels[num_support:]
+        correct = sum(p == t for p, t in zip(predicted, truth))
+        accuracies.append(100.0 * correct / len(truth))
+    return accuracies
+
+
+def assert_row_is_the_hand_run(row: dict, accuracies: list) -> None:
+    """A tools/test.py result row reports the hand-run episodes: mean,
+    population std (ddof=0, as documented) and the 95% CI half-width
+    1.96 * std / sqrt(E)."""
+    acc = np.asarray(accuracies, dtype=np.float64)
+    assert row['num_episodes'] == len(acc)
+    # float32 per-episode means in the model: far below one query's worth
+    assert row['accuracy_mean'] == pytest.approx(acc.mean(), abs=1e-4)
+    std = acc.std(ddof=0)
+    assert row['accuracy_std'] == pytest.approx(std, abs=1e-4)
+    assert row['accuracy_ci95'] == pytest.approx(
+        1.96 * row['accuracy_std'] / np.sqrt(len(acc)), rel=1e-12)

@@ -15,6 +15,7 @@ import torch
 from mmengine.config import Config
 from PIL import Image
 
+from conftest import assert_row_is_the_hand_run, hand_meta_test
 from mmmtl.datasets import CUB
 from mmmtl.datasets.cub import cub_split_of
 
@@ -163,7 +164,10 @@ def test_train_and_meta_test_tools(cub_root, tmp_path):
     with open(result) as f:
         (row, ) = json.load(f)['results']
     assert row['num_ways'] == 2 and row['num_episodes'] == 2
-    assert 0.0 <= row['accuracy_mean'] <= 100.0
+    assert_row_is_the_hand_run(
+        row,
+        hand_meta_test(config, checkpoint, options, ways=2, queries=2,
+                       episodes=2))
 
 
 @pytest.mark.parametrize('config, model_options', [
@@ -204,4 +208,7 @@ def test_meta_configs_train_and_meta_test_on_cub(cub_root, tmp_path, config,
         '--queries', '2', '--episodes', '2', '--cfg-options', *options
     ])
     assert row['num_ways'] == 2 and row['num_episodes'] == 2
-    assert 0.0 <= row['accuracy_mean'] <= 100.0
+    assert_row_is_the_hand_run(
+        row,
+        hand_meta_test(config, checkpoint, options, ways=2, queries=2,
+                       episodes=2))

@@ -9,6 +9,7 @@ import json
 import os
 import os.path as osp
 import shutil
+import tarfile
 import zipfile
 
 import numpy as np
@@ -18,6 +19,7 @@ from mmengine.config import Config
 from mmengine.dataset import Compose
 from PIL import Image
 
+from conftest import assert_row_is_the_hand_run, hand_meta_test
 from mmmtl.datasets import (BGRToRGB, EpisodicDataset, MiniImageNet,
                             episode_collate)
 from mmmtl.registry import MODELS, TRANSFORMS
@@ -276,9 +278,105 @@ def test_prepare_from_imagenet_folder_and_precut(tmp_path):
                       '--out', str(tmp_path / 'broken')])
 
 
-def run_tools(config: str, root: str, work_dir: str) -> dict:
+def tree(root: str) -> dict:
+    """{relative path: bytes} of the files under ``root`` (links
+    followed), and the set of paths that are symlinks."""
+    found, links = {}, set()
+    for dirpath, dirs, files in os.walk(root, followlinks=True):
+        for name in dirs + files:
+            path = osp.join(dirpath, name)
+            if osp.islink(path):
+                links.add(osp.relpath(path, root))
+        for name in files:
+            with open(osp.join(dirpath, name), 'rb') as f:
+                found[osp.relpath(osp.join(dirpath, name), root)] = f.read()
+    return found, links
+
+
+def test_prepare_modes_copy_images_tars(tmp_path):
+    """The other prepare modes, each against the source bytes: ImageNet
+    class folders copied (--mode copy) or unpacked from the tar of class
+    tars (also with --precut), pre-cut images from a folder (linked or
+    copied), and the pre-cut release as a tar holding the CSVs."""
+    prepare = load_tool('tools/data/prepare_mini_imagenet.py',
+                        'prepare_mini_imagenet')
+    source = write_imagenet_layout(str(tmp_path / 'src'))
+    imagenet = osp.join(source, 'images')
+    class_files, _ = tree(imagenet)
+    # only the class images (the readme.txt of each folder stays behind
+    # when unpacking the tar, where it is not in the class tar)
+    class_images = {k: v for k, v in class_files.items()
+                    if k.endswith('.JPEG')}
+    copied = str(tmp_path / 'copied')
+    prepare.main(['--csv-dir', source, '--imagenet', imagenet, '--out',
+                  copied, '--mode', 'copy'])
+    files, links = tree(osp.join(copied, 'images'))
+    assert files == class_files and not links
+    check_splits(copied, 'imagenet')
+    # ILSVRC2012_img_train.tar: one <wnid>.tar per class, plus a class
+    # that is not miniImageNet's
+    archive = str(tmp_path / 'ILSVRC2012_img_train.tar')
+    with tarfile.open(archive, 'w') as outer:
+        for wnid in sorted(os.listdir(imagenet)) + ['n09999999']:
+            inner = str(tmp_path / f'{wnid}.tar')
+            with tarfile.open(inner, 'w') as tar:
+                folder = osp.join(imagenet, wnid)
+                for name in (sorted(os.listdir(folder))
+                             if osp.isdir(folder) else []):
+                    if name.endswith('.JPEG'):
+                        tar.add(osp.join(folder, name), name)
+            outer.add(inner, f'{wnid}.tar')
+    unpacked = str(tmp_path / 'unpacked')
+    prepare.main(['--csv-dir', source, '--imagenet', archive, '--out',
+                  unpacked])
+    files, links = tree(osp.join(unpacked, 'images'))
+    assert files == class_images and not links
+    check_splits(unpacked, 'imagenet')
+    precut_from_tar = str(tmp_path / 'precut_from_tar')
+    prepare.main(['--csv-dir', source, '--imagenet', archive, '--out',
+                  precut_from_tar, '--precut', '--size', '16'])
+    check_splits(precut_from_tar, 'precut')
+    assert sorted(os.listdir(precut_from_tar)) == [
+        'images', 'test.csv', 'train.csv', 'val.csv'
+    ]  # the unpacked class folders are gone
+    with Image.open(osp.join(precut_from_tar, 'images',
+                             csv_name('n03000002', 4))) as im:
+        assert im.size == (16, 16)
+        assert np.allclose(
+            np.asarray(im).reshape(-1, 3).mean(0), colour('n03000002', 4),
+            atol=4)
+    # pre-cut images from a folder, linked then copied
+    precut = write_precut_layout(str(tmp_path / 'precut_src'))
+    precut_images, _ = tree(osp.join(precut, 'images'))
+    for mode in ('symlink', 'copy'):
+        out = str(tmp_path / f'images_{mode}')
+        prepare.main(['--csv-dir', precut, '--images',
+                      osp.join(precut, 'images'), '--out', out, '--mode',
+                      mode])
+        files, links = tree(osp.join(out, 'images'))
+        assert files == precut_images
+        assert links == (set(files) if mode == 'symlink' else set())
+        check_splits(out, 'precut')
+    # the pre-cut release as a .tar.gz with the CSVs inside
+    release = str(tmp_path / 'mini-imagenet.tar.gz')
+    with tarfile.open(release, 'w:gz') as tar:
+        tar.add(precut, 'mini-imagenet')
+    from_tar = str(tmp_path / 'from_tar')
+    prepare.main(['--archive', release, '--out', from_tar])
+    files, _ = tree(from_tar)
+    assert files == tree(precut)[0]
+    check_splits(from_tar, 'precut')
+    with pytest.raises(FileNotFoundError, match='n03000002'):
+        os.remove(osp.join(precut, 'images', csv_name('n03000002', 5)))
+        prepare.main(['--csv-dir', precut, '--images',
+                      osp.join(precut, 'images'), '--out',
+                      str(tmp_path / 'broken')])
+
+
+def run_tools(config: str, root: str, work_dir: str) -> tuple:
     """3 training iterations, meta-validation and a meta-test of 2 tiny
-    episodes on the fixture; returns the result JSON."""
+    episodes on the fixture; returns the result JSON, the checkpoint and
+    the options."""
     train = load_tool('tools/train.py', 'mmmtl_tools_train')
     test = load_tool('tools/test.py', 'mmmtl_tools_test')
     options = [
@@ -306,16 +404,20 @@ def run_tools(config: str, root: str, work_dir: str) -> dict:
         osp.join(work_dir, '**', 'meta_test_*.json'), recursive=True)
     assert len(results) == 1
     with open(results[0]) as f:
-        return json.load(f)
+        return json.load(f), checkpoint, options
 
 
 def test_train_and_meta_test_tools(precut_root, tmp_path):
-    out = run_tools(
-        'configs/transfer/baseline_conv4_1xb128_mini-imagenet_5way-1shot.py',
-        precut_root, str(tmp_path / 'work'))
+    config = 'configs/transfer/baseline_conv4_1xb128_mini-imagenet_5way-1shot.py'
+    out, checkpoint, options = run_tools(config, precut_root,
+                                         str(tmp_path / 'work'))
     (row, ) = out['results']
     assert row['num_ways'] == 2 and row['num_episodes'] == 2
-    assert 0.0 <= row['accuracy_mean'] <= 100.0
+    assert_row_is_the_hand_run(
+        row,
+        hand_meta_test(
+            osp.join(REPO, config), checkpoint, options, ways=2, shots=1,
+            queries=2, episodes=2))
 
 
 # --- pre-cut images as they are, the 36 unseen classes, large episodes ---

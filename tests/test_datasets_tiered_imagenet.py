@@ -15,6 +15,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
+from conftest import assert_row_is_the_hand_run, hand_meta_test
 from mmmtl.datasets import LoadImageFromBytes, TieredImageNet
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -229,4 +230,7 @@ def test_train_and_meta_test_tools(tiered_root, tmp_path):
     with open(result) as f:
         (row, ) = json.load(f)['results']
     assert row['num_ways'] == 2 and row['num_episodes'] == 2
-    assert 0.0 <= row['accuracy_mean'] <= 100.0
+    assert_row_is_the_hand_run(
+        row,
+        hand_meta_test(config, checkpoint, options, ways=2, queries=2,
+                       episodes=2))

@@ -1,5 +1,9 @@
-"""MAML: second-order meta-gradient vs finite differences, first-order
-gradient, vmap == loop, batch-norm policies, learned rates, meta-test."""
+"""MAML: second-order meta-gradient vs finite differences (also with
+Meta-SGD's learned per-element rates), first-order gradient, vmap == loop,
+batch-norm policies, learned rates, meta-test against a hand-written SGD
+loop and a hand count of the correct queries."""
+import copy
+
 import pytest
 import torch
 import torch.nn as nn
@@ -169,19 +173,110 @@ def test_learned_inner_rates(mode, shape):
     assert grads['backbone.layers.0.0.weight'].abs().sum() > 0
 
 
-def test_meta_test_protocol():
+def hand_sgd(model, images, labels, steps, lr):
+    """A copy of the model trained ``steps`` steps by torch.optim.SGD on
+    the mean cross-entropy of ``images``."""
+    clone = copy.deepcopy(model)
+    optimizer = torch.optim.SGD(clone.parameters(), lr=lr)
+    for _ in range(steps):
+        optimizer.zero_grad()
+        F.cross_entropy(clone.head(clone.backbone(images)), labels).backward()
+        optimizer.step()
+    return clone
+
+
+def percent_correct(net, images, labels):
+    """Accuracy (%) of a module on images, counted here."""
+    with torch.no_grad():
+        predicted = net.head(net.backbone(images)).argmax(1).tolist()
+    correct = sum(p == y for p, y in zip(predicted, labels.tolist()))
+    return 100.0 * correct / len(predicted)
+
+
+def test_meta_test_adapts_test_num_inner_steps_and_scores_the_queries():
+    """Each episode: test_num_inner_steps (5, not the 2 of training) SGD
+    steps on the support set, then the share of correctly classified query
+    images (distinct from the support images)."""
     model = build(test_num_inner_steps=5)
     model.eval()
     inputs, samples = meta_batch()
     results = model(inputs, samples, mode='predict')
     assert len(results) == TASKS
-    assert all(0 <= r['accuracy'] <= 100 for r in results)
+    num_support = WAYS * SHOTS
+    support_accuracies = []
+    for result, x, y in zip(results, inputs, samples['episode_label']):
+        adapted = hand_sgd(model, x[:num_support], y[:num_support], 5, 0.4)
+        state = model.adapt(x[:num_support], y[:num_support], WAYS)
+        for name, p in adapted.named_parameters():
+            assert torch.allclose(state[name], p.detach(), atol=1e-10), name
+        two_steps = hand_sgd(model, x[:num_support], y[:num_support], 2, 0.4)
+        assert not torch.allclose(state['head.fc.weight'],
+                                  two_steps.head.fc.weight, atol=1e-3)
+        assert result['accuracy'] == pytest.approx(
+            percent_correct(adapted, x[num_support:], y[num_support:]))
+        assert (result['num_ways'], result['num_shots']) == (WAYS, SHOTS)
+        support_accuracies.append(
+            percent_correct(adapted, x[:num_support], y[:num_support]))
+    # the support set scores otherwise: the queries were scored
+    assert [r['accuracy'] for r in results] != support_accuracies
     labels = samples['episode_label'][0]
     state = model.adapt(inputs[0, :6], labels[:6], WAYS)
     assert model.predict(state, inputs[0, 6:]).shape == (WAYS * QUERIES,
                                                          WAYS)
     with pytest.raises(ValueError, match='3-way head'):
         model.adapt(inputs[0, :6], labels[:6], 5)
+
+
+@pytest.mark.parametrize('vmap', [True, False])
+def test_meta_sgd_meta_gradient_matches_finite_difference(vmap):
+    """Meta-SGD (learned per-element inner rates, float64): the
+    second-order meta-gradient w.r.t. the weights and the rates against
+    central differences, and an inner step multiplies each gradient
+    element by its own rate."""
+    model = build(learn_inner_lr='per_param', vmap=vmap)
+    gen = torch.Generator().manual_seed(5)
+    with torch.no_grad():  # a different rate for every element
+        for rate in model.inner_lrs.values():
+            rate.uniform_(0.1, 0.6, generator=gen)
+    _, grads = meta_grads(model)
+    params = dict(model.named_parameters())
+    rate_names = [n for n in params if n.startswith('inner_lrs.')]
+    assert len(rate_names) == len(model.shared_params())
+    eps = 1e-6
+    for only_rates in (False, True):
+        direction = {
+            n: torch.randn(p.shape, generator=gen, dtype=p.dtype) *
+            (not only_rates or n in rate_names)
+            for n, p in params.items()
+        }
+        values = []
+        for sign in (1, -1):
+            with torch.no_grad():
+                for n, p in params.items():
+                    p.add_(sign * eps * direction[n])
+                values.append(model.loss(*meta_batch())['loss'])
+                for n, p in params.items():
+                    p.sub_(sign * eps * direction[n])
+        numeric = (values[0] - values[1]) / (2 * eps)
+        analytic = sum((grads[n] * direction[n]).sum() for n in params)
+        assert abs(numeric) > 1e-4
+        assert torch.allclose(analytic, numeric, rtol=1e-6, atol=1e-9)
+    # one inner step by hand: fast = w - rate * dL/dw, element by element
+    one_step = build(learn_inner_lr='per_param', test_num_inner_steps=1)
+    with torch.no_grad():
+        for rate in one_step.inner_lrs.values():
+            rate.uniform_(0.1, 0.6, generator=gen)
+    inputs, samples = meta_batch()
+    support, labels = inputs[0, :WAYS * SHOTS], samples['episode_label'][
+        0, :WAYS * SHOTS]
+    state = one_step.adapt(support, labels, WAYS)
+    shared = one_step.shared_params()
+    loss = F.cross_entropy(
+        one_step.head(one_step.backbone(support)), labels)
+    step = torch.autograd.grad(loss, list(shared.values()))
+    for (name, p), g in zip(shared.items(), step):
+        rate = one_step.inner_lrs[name.replace('.', '-')][0]
+        assert torch.allclose(state[name], p - rate * g, atol=1e-12), name
 
 
 def test_inner_steps_lower_support_loss():

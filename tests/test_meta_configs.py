@@ -1,7 +1,11 @@
-"""Every meta-learner and MTL config builds, and agrees with its name and its
-dataset: feature sizes match the heads, the meta head's N matches the
-training episodes, the transfer head has one output per base class, the
-test episodes are the name's W-way K-shot."""
+"""Every config builds and agrees with its name and its dataset. The name
+{method}_{backbone}_{gpus}xb{batch}_{dataset}_{W}way-{K}shot is checked
+against the built config and model: the method's classifier (and branch /
+head / hook), the backbone's type, the dataset's type in every loader, the
+meta-batch, and the test episodes' W-way K-shot; feature sizes match the
+heads, the meta head's N matches the training episodes, the transfer head
+has one output per base class. Configs are found by walking configs/, not
+from a list of folders."""
 import glob
 import os.path as osp
 import re
@@ -14,49 +18,100 @@ from conftest import REPO
 from mmmtl.registry import MODELS
 
 CONFIGS = sorted(
-    c for c in glob.glob(osp.join(REPO, 'configs', '*', '*.py'))
-    if '_base_' not in c)
-META_CONFIGS = [
-    c for c in CONFIGS
-    if osp.basename(osp.dirname(c)) in ('maml', 'protonet', 'reptile', 'mtl',
-                                        'mtl-ss')
-]
-BASE_CLASSES = {'omniglot': 4112, 'mini-imagenet': 64, 'cub': 100}
+    c for c in glob.glob(osp.join(REPO, 'configs', '**', '*.py'),
+                         recursive=True)
+    if '_base_' not in osp.relpath(c, osp.join(REPO, 'configs')).split(
+        osp.sep))
+BASE_CLASSES = {
+    'omniglot': 4112,
+    'mini-imagenet': 64,
+    'cub': 100,
+    'tiered-imagenet': 351
+}
 NAME = re.compile(r'^(?P<method>[a-z0-9-]+)_(?P<backbone>[a-z0-9]+)_'
                   r'(?P<gpus>\d+)xb(?P<batch>\d+)_(?P<dataset>[a-z-]+)_'
                   r'(?P<ways>\d+)way-(?P<shots>\d+)shot\.py$')
+# the words of the naming convention and what they mean in a config: a new
+# method, backbone or dataset word must be added here
+METHODS = {
+    'maml': dict(type='MAML'),
+    'reptile': dict(type='Reptile'),
+    'protonet': dict(type='ProtoNet'),
+    'mtl-maml': dict(type='MTL', meta_branch='MAML'),
+    'mtl-reptile': dict(type='MTL', meta_branch='Reptile'),
+    'mtl-ss': dict(type='MTLScaleShift', init='meta'),
+    'mtl-ss-ht': dict(type='MTLScaleShift', init='meta', hook='HardTaskHook'),
+    'mtl-ss-proto': dict(type='MTLScaleShift', init='prototypes'),
+    'baseline': dict(type='TransferClassifier', head='LinearHead'),
+    'baseline-plus': dict(type='TransferClassifier', head='CosineHead'),
+}
+BACKBONES = {'conv4': 'Conv4', 'resnet12': 'ResNet12', 'wrn': 'WRN'}
+DATASETS = {
+    'omniglot': 'Omniglot',
+    'mini-imagenet': 'MiniImageNet',
+    'cub': 'CUB',
+    'tiered-imagenet': 'TieredImageNet'
+}
 
 
-def test_every_config_is_named_by_the_convention():
-    assert len(META_CONFIGS) >= 50
+def dataset_type(loader) -> str:
+    """The image dataset's type of a loader (inside EpisodicDataset)."""
+    dataset = loader.dataset
+    return (dataset.dataset.type
+            if dataset.type == 'EpisodicDataset' else dataset.type)
+
+
+def test_configs_are_found_and_named_by_the_convention():
+    assert len(CONFIGS) >= 80
+    assert {osp.basename(osp.dirname(c)) for c in CONFIGS} >= {
+        'maml', 'reptile', 'protonet', 'mtl', 'mtl-ss', 'transfer'
+    }
     for path in CONFIGS:
         match = NAME.match(osp.basename(path))
         assert match, path
-        folder = osp.basename(osp.dirname(path))
-        methods = {
-            'transfer': ('baseline', 'baseline-plus'),
-            'mtl': ('mtl-maml', 'mtl-reptile'),
-            'mtl-ss': ('mtl-ss', 'mtl-ss-ht', 'mtl-ss-proto')
-        }.get(folder, (folder, ))
-        assert match['method'] in methods, path
+        assert match['method'] in METHODS, path
+        assert match['backbone'] in BACKBONES, path
+        assert match['dataset'] in DATASETS, path
 
 
 @pytest.mark.parametrize(
-    'path', META_CONFIGS, ids=[osp.basename(c) for c in META_CONFIGS])
-def test_meta_config_builds_and_matches_its_name(path):
+    'path', CONFIGS, ids=[osp.basename(c) for c in CONFIGS])
+def test_config_builds_and_matches_its_name(path):
     cfg = Config.fromfile(path)
     name = NAME.match(osp.basename(path))
+    method = METHODS[name['method']]
     ways, shots = int(name['ways']), int(name['shots'])
-    assert int(name['batch']) == cfg.train_dataloader.batch_size
+    # the method
+    assert cfg.model.type == method['type'], path
+    if 'meta_branch' in method:
+        assert cfg.model.meta_branch.type == method['meta_branch'], path
+    if 'init' in method:
+        assert cfg.model.get('base_learner_init', 'meta') == method['init']
+    hooks = [h['type'] for h in cfg.get('custom_hooks', [])]
+    assert ('HardTaskHook' in hooks) == (method.get('hook') ==
+                                         'HardTaskHook'), path
+    if 'head' in method:
+        assert cfg.model.head.type == method['head'], path
+    # backbone, dataset, batch, test episodes
+    assert cfg.model.backbone.type == BACKBONES[name['backbone']], path
+    for loader in (cfg.train_dataloader, cfg.val_dataloader,
+                   cfg.test_dataloader):
+        assert dataset_type(loader) == DATASETS[name['dataset']], path
+    assert int(name['batch']) == cfg.train_dataloader.batch_size, path
     for loader in (cfg.val_dataloader, cfg.test_dataloader):
-        assert (loader.dataset.num_ways, loader.dataset.num_shots) == (ways,
-                                                                       shots)
+        assert loader.dataset.type == 'EpisodicDataset', path
+        assert (loader.dataset.num_ways, loader.dataset.num_shots) == (
+            ways, shots), path
     train_episodes = cfg.train_dataloader.dataset
-    assert train_episodes.type == 'EpisodicDataset'
-    assert cfg.train_dataloader.sampler.type == 'EpisodeStreamSampler'
+    episodic = train_episodes.type == 'EpisodicDataset'
+    assert episodic == (method['type'] != 'TransferClassifier'), path
+    if episodic:
+        assert cfg.train_dataloader.sampler.type == 'EpisodeStreamSampler'
 
     torch.manual_seed(0)
     model = MODELS.build(cfg.model)
+    assert type(model).__name__ == method['type']
+    assert type(model.backbone).__name__ == BACKBONES[name['backbone']]
     omniglot = name['dataset'] == 'omniglot'
     images = torch.rand(2, 1, 28, 28) if omniglot else torch.rand(2, 3, 84, 84)
     model.eval()
@@ -69,9 +124,17 @@ def test_meta_config_builds_and_matches_its_name(path):
         in_features = (head.fc.in_features
                        if hasattr(head, 'fc') else head.weight.shape[1])
         assert in_features == feats.shape[1], path
+    if episodic and head is not None:
         assert meta.num_ways == train_episodes.num_ways == ways, path
+    transfer = (model.transfer_branch.head if cfg.model.type == 'MTL' else
+                model.head if not episodic else None)
+    if transfer is not None:
+        out_features = (transfer.fc.out_features if hasattr(transfer, 'fc')
+                        else transfer.weight.shape[0])
+        assert out_features == BASE_CLASSES[name['dataset']], path
     if cfg.model.type == 'MTL':
-        head = model.transfer_branch.head.fc
-        assert head.in_features == feats.shape[1], path
-        assert head.out_features == BASE_CLASSES[name['dataset']], path
+        assert transfer.fc.in_features == feats.shape[1], path
         assert 0 < cfg.model.beta < 1
+    if not episodic:
+        with torch.no_grad():
+            assert model.head(feats).shape == (2, out_features), path

@@ -60,3 +60,36 @@ def test_unknown_type_error_names_it():
         MODELS.build(dict(type='Conv5'))
     with pytest.raises(TypeError, match='Conv4.*channel'):
         MODELS.build(dict(type='Conv4', channel=3))
+
+
+def test_data_preprocessor_normalises_each_channel():
+    """(x - mean) / std per channel, computed here pixel by pixel, for a
+    plain uint8 batch [B, C, H, W] and an episodic one [T, M, C, H, W];
+    the labels pass through; without mean the images are only cast."""
+    mean, std = [123.675, 116.28, 103.53], [58.395, 57.12, 57.375]
+    pre = MODELS.build(
+        dict(type='FewShotDataPreprocessor', mean=mean, std=std))
+    gen = torch.Generator().manual_seed(0)
+    episodes = torch.randint(
+        0, 256, (2, 3, 3, 2, 2), generator=gen, dtype=torch.uint8)
+    labels = torch.tensor([[0, 1, 2], [2, 1, 0]])
+    for images in (episodes[0], episodes):
+        out = pre(dict(img=images, episode_label=labels))
+        assert out['inputs'].dtype == torch.float32
+        assert out['inputs'].shape == images.shape
+        assert torch.equal(out['data_samples']['episode_label'], labels)
+        flat_in = images.reshape(-1, 3, 2, 2)
+        flat_out = out['inputs'].reshape(-1, 3, 2, 2)
+        for b in range(flat_in.shape[0]):
+            for c in range(3):
+                for y in range(2):
+                    for x in range(2):
+                        value = (int(flat_in[b, c, y, x]) - mean[c]) / std[c]
+                        assert flat_out[b, c, y, x].item() == pytest.approx(
+                            value, rel=1e-5, abs=1e-6)
+    plain = MODELS.build(dict(type='FewShotDataPreprocessor'))
+    assert torch.equal(
+        plain(dict(img=episodes))['inputs'], episodes.float())
+    with pytest.raises(ValueError, match='one value per channel'):
+        MODELS.build(
+            dict(type='FewShotDataPreprocessor', mean=[0.0], std=[1.0, 2.0]))

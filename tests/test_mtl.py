@@ -1,13 +1,19 @@
-"""MTL (Eshratifar et al.): one step moves the weights by exactly the
-weighted average of the two branches' updates computed by standalone
-MAML / Reptile / ProtoNet and transfer models; beta = 0 and 1 reduce to the
-branches; shared backbone stored once; custom_imports plug-ins."""
+"""MTL (Eshratifar et al.): the gradient is (1 - beta) times a hand-written
+meta objective's (MAML, first-order MAML, ProtoNet) or Reptile update plus
+beta times a hand-written transfer cross-entropy's; one step moves the
+weights by exactly the weighted average of the two branches' updates
+computed by standalone MAML / Reptile / ProtoNet and transfer models; beta =
+0 and 1 reduce to the branches; shared backbone stored once;
+custom_imports plug-ins."""
+import copy
 import os.path as osp
 import sys
 import textwrap
 
 import pytest
 import torch
+import torch.nn.functional as F
+from torch.func import functional_call
 
 from conftest import REPO, random_meta_batch
 from mmmtl.registry import MODELS
@@ -15,6 +21,7 @@ from mmmtl.utils.checkpoint import load_checkpoint_file
 
 sys.path.insert(0, osp.join(REPO, 'tools'))
 import train as train_tool  # noqa: E402
+from test_resume import tiny_config  # noqa: E402
 
 WAYS, SHOTS, QUERIES, TASKS, CLASSES = 3, 2, 2, 2, 7
 BACKBONE = dict(
@@ -102,6 +109,125 @@ def per_task_transfer_loss(meta):
         labels = samples['gt_label'][:, :count].flatten()
         return torch.nn.functional.cross_entropy(logits, labels)
     return loss
+
+
+def maml_scores(mtl, weights, images):
+    """The meta branch's N-way scores under ``weights`` (backbone through
+    functional_call, the linear head written out)."""
+    backbone = {
+        n[len('backbone.'):]: v
+        for n, v in weights.items() if n.startswith('backbone.')
+    }
+    feats = functional_call(mtl.backbone, backbone, (images, ))
+    return feats @ weights['head.fc.weight'].t() + weights['head.fc.bias']
+
+
+def hand_meta_objective(mtl, meta, inputs, labels):
+    """The meta branch's objective written out: MAML / first-order MAML (2
+    SGD steps of lr 0.4 on the support cross-entropy, then the query
+    cross-entropy) or ProtoNet (query cross-entropy over minus squared
+    distances to the support class means), mean over the tasks."""
+    num_support = WAYS * SHOTS
+    total = 0
+    for x, y in zip(inputs, labels):
+        sy, qy = y[:num_support], y[num_support:]
+        if meta == 'protonet':
+            feats = mtl.backbone(x)  # an episode is embedded at once
+            means = torch.stack([
+                feats[:num_support][sy == c].mean(0) for c in range(WAYS)
+            ])
+            scores = -((feats[num_support:, None] - means[None])**2).sum(-1)
+            total = total + F.cross_entropy(scores, qy) / TASKS
+            continue
+        fast = {f'backbone.{n}': p for n, p in mtl.backbone.named_parameters()}
+        fast.update({
+            f'head.{n}': p
+            for n, p in mtl.meta_branch.head.named_parameters()
+        })
+        for _ in range(2):
+            loss = F.cross_entropy(maml_scores(mtl, fast, x[:num_support]),
+                                   sy)
+            grads = torch.autograd.grad(
+                loss, list(fast.values()), create_graph=meta == 'maml')
+            fast = {n: p - 0.4 * g for (n, p), g in zip(fast.items(), grads)}
+        total = total + F.cross_entropy(
+            maml_scores(mtl, fast, x[num_support:]), qy) / TASKS
+    return total
+
+
+def hand_reptile_update(mtl, inputs, labels):
+    """theta - mean over the tasks of the weights after 3 torch.optim.SGD
+    steps (lr 0.3) on a copy, support images only; by MTL parameter name."""
+    num_support = WAYS * SHOTS
+    branch = mtl.meta_branch
+    theta = {n: p.detach() for n, p in branch.named_parameters()}
+    update = {n: torch.zeros_like(p) for n, p in theta.items()}
+    for x, y in zip(inputs, labels):
+        clone = copy.deepcopy(branch)
+        optimizer = torch.optim.SGD(clone.parameters(), lr=0.3)
+        for _ in range(3):
+            optimizer.zero_grad()
+            F.cross_entropy(
+                clone.head(clone.backbone(x[:num_support])),
+                y[:num_support]).backward()
+            optimizer.step()
+        for n, p in clone.named_parameters():
+            update[n] += (theta[n] - p.detach()) / TASKS
+    return {
+        n if n.startswith('backbone.') else f'meta_branch.{n}': u
+        for n, u in update.items()
+    }
+
+
+@pytest.mark.parametrize('share_features', [True, False])
+@pytest.mark.parametrize('meta', list(META_BRANCHES))
+def test_gradient_is_the_weighted_sum_of_hand_written_branches(
+        meta, share_features):
+    """The wiring against references written here: the meta branch sees the
+    episode labels, the transfer branch its images with their global labels
+    through the C-way head (shared features: those each task's first inner
+    step embeds, per task; else every image of the meta-batch at once), both
+    on the one backbone, and the gradient is (1 - beta) * meta + beta *
+    transfer."""
+    beta = 0.3
+    mtl = build_mtl(meta, beta, share_features)
+    inputs, samples = meta_batch()
+    params = dict(mtl.named_parameters())
+    assert not [n for n in params if '_branch.backbone.' in n]
+    out = mtl.loss(inputs, samples)
+    got = dict(zip(params, torch.autograd.grad(
+        out['loss'], list(params.values()), allow_unused=True)))
+    head = mtl.transfer_branch.head.fc
+    if share_features:
+        transfer = per_task_transfer_loss(meta)(mtl.transfer_branch)
+    else:
+        transfer = F.cross_entropy(
+            mtl.backbone(inputs.flatten(0, 1)) @ head.weight.t() + head.bias,
+            samples['gt_label'].flatten())
+    assert out['transfer_objective'].item() == pytest.approx(
+        transfer.item(), rel=1e-10)
+    expected = dict(zip(params, torch.autograd.grad(
+        beta * transfer, list(params.values()), allow_unused=True)))
+    if meta == 'reptile':
+        meta_update = hand_reptile_update(mtl, inputs,
+                                          samples['episode_label'])
+    else:
+        objective = hand_meta_objective(mtl, meta, inputs,
+                                        samples['episode_label'])
+        assert out['meta_objective'].item() == pytest.approx(
+            objective.item(), rel=1e-10)
+        meta_update = dict(zip(params, torch.autograd.grad(
+            objective, list(params.values()), allow_unused=True)))
+    for name, p in params.items():
+        want = torch.zeros_like(p)
+        for part, weight in ((expected, 1.0), (meta_update, 1 - beta)):
+            if part.get(name) is not None:
+                want = want + weight * part[name]
+        have = got[name] if got[name] is not None else torch.zeros_like(p)
+        if name.endswith('weight'):
+            assert want.abs().sum() > 0, name
+        torch.testing.assert_close(have, want, rtol=1e-9, atol=1e-12,
+                                   msg=lambda m: f'{name}: {m}')
 
 
 @pytest.mark.parametrize('share_features', [True, False])
@@ -291,3 +417,52 @@ def test_custom_imports_plug_a_users_backbone_and_branch_into_mtl(
     assert state['transfer_branch.head.fc.weight'].shape == (20, 4)
     logs = (next(work.glob('*/vis_data/scalars.json'))).read_text()
     assert 'meta_user_branch_ran' in logs
+
+
+def test_load_from_an_mtl_checkpoint_into_maml_and_transfer(
+        tiny_omniglot, tmp_path):
+    """docs/mtl.md: an MTL checkpoint keeps the shared backbone under
+    ``backbone.``, so ``load_from`` with ``load_from_strict=False`` starts a
+    MAML or a TransferClassifier from it (runs of one iteration at learning
+    rate 0 keep the loaded weights)."""
+    root, _ = tiny_omniglot
+    mtl_work = tmp_path / 'mtl'
+    train_tool.main([
+        tiny_config(tmp_path / 'mtl.py', 'mtl', root), '--work-dir',
+        str(mtl_work), '--cfg-options', 'train_cfg.max_iters=2',
+        'experiment_name=load_from_mtl'
+    ])
+    mtl_state = load_checkpoint_file(mtl_work / 'iter_2.pth')['state_dict']
+    shared = {k: v for k, v in mtl_state.items() if k.startswith('backbone.')}
+    assert shared
+    frozen = [
+        f'load_from={mtl_work / "iter_2.pth"}', 'load_from_strict=False',
+        'train_cfg.max_iters=1', 'optim_wrapper.optimizer.lr=0.0',
+        'param_scheduler=[]'
+    ]
+    transfer = [
+        osp.join(REPO, 'configs', 'transfer',
+                 'baseline_conv4_1xb128_omniglot_5way-1shot.py'),
+        '--cfg-options', f'train_dataloader.dataset.data_root={root}',
+        'train_dataloader.dataset.image_size=8', 'train_dataloader.batch_size=8',
+        'model.backbone.channels=[4,4]', 'model.head.in_channels=16',
+        'model.head.num_classes=20', 'val_cfg=None', 'val_dataloader=None',
+        'val_evaluator=None', 'default_hooks.checkpoint.save_best=None'
+    ]
+    maml = [tiny_config(tmp_path / 'maml.py', 'maml', root), '--cfg-options']
+    for name, args in (('maml', maml), ('transfer', transfer)):
+        work = tmp_path / name
+        train_tool.main([
+            args[0], '--work-dir',
+            str(work), *args[1:], *frozen, f'experiment_name=from_mtl_{name}'
+        ])
+        state = load_checkpoint_file(work / 'iter_1.pth')['state_dict']
+        params = {
+            k
+            for k in state if k.startswith('backbone.') and not k.endswith(
+                ('running_mean', 'running_var', 'num_batches_tracked'))
+        }
+        assert params and params <= set(shared), name
+        for key in params:
+            torch.testing.assert_close(
+                state[key], shared[key], msg=lambda m: f'{name} {key}: {m}')

@@ -11,10 +11,12 @@ import types
 import pytest
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from mmengine.logging import MessageHub
 from mmengine.optim import OptimWrapper
 
-from conftest import REPO, random_meta_batch
+from conftest import (REPO, assert_row_is_the_hand_run, hand_meta_test,
+                      random_meta_batch)
 from mmmtl.engine import HardTaskHook
 from mmmtl.models.scale_shift import ScaleShiftConv2d, convert_scale_shift
 from mmmtl.registry import DATASETS, MODELS
@@ -67,6 +69,33 @@ def test_identity_ss_equals_the_pretrained_network(scale_mode):
     with torch.no_grad():
         convs[0].ss_scale.fill_(2.0)
     assert not torch.allclose(ss(x), expected)
+
+
+@pytest.mark.parametrize('scale_mode', ['out', 'out_in'])
+def test_scale_multiplies_the_kernel_and_shift_adds_to_the_bias(scale_mode):
+    """Against the pretrained convolution by linearity: scale s[o] (or
+    s[o, i]) multiplies output channel o's kernel (its slice for input
+    channel i), shift adds to the bias."""
+    torch.manual_seed(0)
+    conv = nn.Conv2d(3, 4, 3, padding=1).double()
+    ss = ScaleShiftConv2d.from_conv(conv, scale_mode)
+    gen = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        ss.ss_scale.copy_(
+            torch.rand(ss.ss_scale.shape, generator=gen,
+                       dtype=torch.float64) + 0.5)
+        ss.ss_shift.copy_(torch.randn(4, generator=gen, dtype=torch.float64))
+    x = torch.randn(2, 3, 5, 5, generator=gen, dtype=torch.float64)
+    scale = ss.ss_scale.detach().reshape(4, -1)
+    # output channel o, input channel i: the pretrained kernel slice alone
+    per_input = torch.stack([
+        F.conv2d(x[:, i:i + 1], conv.weight[:, i:i + 1], padding=1)
+        for i in range(3)
+    ], -1)  # [B, O, H, W, I]
+    expected = (per_input * scale.expand(4, 3)[None, :, None, None]).sum(-1)
+    expected = expected + (conv.bias + ss.ss_shift.detach()).view(1, 4, 1, 1)
+    torch.testing.assert_close(ss(x), expected, rtol=1e-12, atol=1e-12)
+    assert not torch.allclose(ss(x), conv(x))
 
 
 def test_1x1_shortcuts_keep_no_ss():
@@ -153,6 +182,66 @@ def test_meta_test_adapts_the_base_learner_only():
         model.adapt(support, labels, 5)
 
 
+def hand_imprinted_cosine(feats, labels, query, steps, lr, scale=10.0):
+    """Scores of ``query`` features under a cosine classifier (scale 10)
+    whose weights start as the normalised support class means (computed
+    here) and take ``steps`` SGD steps on the support cross-entropy."""
+    means = torch.stack([
+        sum(f for f, y in zip(feats, labels.tolist()) if y == c) /
+        labels.tolist().count(c) for c in range(WAYS)
+    ])
+    weight = means / means.norm(dim=1, keepdim=True)
+
+    def scores(w, f):
+        return scale * (f / f.norm(dim=1, keepdim=True)) @ (
+            w / w.norm(dim=1, keepdim=True)).t()
+
+    for _ in range(steps):
+        w = weight.detach().requires_grad_()
+        (grad, ) = torch.autograd.grad(
+            F.cross_entropy(scores(w, feats), labels), [w])
+        weight = weight.detach() - lr * grad
+    return scores(weight, query)
+
+
+def test_prototype_init_against_a_hand_written_imprinted_cosine_head():
+    """Sun et al.'s variant with the transfer baseline's test head (config
+    mtl-ss-proto): a cosine base learner imprinted with the support class
+    means and fine-tuned, at meta-test (7 steps) and in meta-training (3
+    steps, the query loss), against the same written out here; at identity
+    SS it is the transfer baseline's meta-test."""
+    ss = build(
+        base_learner=dict(type='CosineHead', in_channels=12, scale=10.0),
+        base_learner_init='prototypes',
+        num_inner_steps=3,
+        test_num_inner_steps=7,
+        inner_lr=0.5).eval()
+    inputs, samples = meta_batch()
+    ns = WAYS * SHOTS
+    gen = torch.Generator().manual_seed(2)
+    with torch.no_grad():  # non-identity SS
+        for p in ss.ss_parameters().values():
+            p.add_(0.1 * torch.randn(p.shape, generator=gen, dtype=p.dtype))
+        feats = ss.extract_feat(inputs.flatten(0, 1)).unflatten(
+            0, inputs.shape[:2])
+    labels = samples['episode_label']
+    support = inputs[0, :ns]
+    query = inputs[0, ns:]
+    torch.testing.assert_close(
+        ss.predict(ss.adapt(support, labels[0, :ns], WAYS), query),
+        hand_imprinted_cosine(feats[0, :ns], labels[0, :ns], feats[0, ns:],
+                              7, 0.5),
+        rtol=1e-9,
+        atol=1e-9)
+    ss.train()
+    expected = sum(
+        F.cross_entropy(
+            hand_imprinted_cosine(f[:ns], y[:ns], f[ns:], 3, 0.5), y[ns:])
+        for f, y in zip(feats, labels)) / TASKS
+    assert ss.loss(inputs, samples)['loss'].item() == pytest.approx(
+        expected.item(), rel=1e-9)
+
+
 def test_prototype_init_at_identity_ss_is_the_transfer_baselines_test_head():
     """With SS at scale 1 / shift 0, a cosine base learner imprinted with
     the class means and fine-tuned is the transfer baseline's meta-test."""
@@ -182,6 +271,34 @@ def test_prototype_init_at_identity_ss_is_the_transfer_baselines_test_head():
     torch.testing.assert_close(
         ss.predict(ss.adapt(support, labels, WAYS), query),
         transfer.predict(transfer.adapt(support, labels, WAYS), query))
+
+
+def test_meta_test_takes_test_num_inner_steps_of_sgd():
+    """adapt: test_num_inner_steps (5, not the 3 of training) SGD steps of
+    the linear base learner from its meta-learned start on the frozen
+    support features, written out here."""
+    model = build().eval()
+    inputs, samples = meta_batch()
+    ns = WAYS * SHOTS
+    support, labels = inputs[0, :ns], samples['episode_label'][0, :ns]
+    with torch.no_grad():
+        feats = model.extract_feat(support)
+
+    def hand(steps):
+        w = model.base_learner.fc.weight.detach()
+        b = model.base_learner.fc.bias.detach()
+        for _ in range(steps):
+            w, b = w.requires_grad_(), b.requires_grad_()
+            gw, gb = torch.autograd.grad(
+                F.cross_entropy(feats @ w.t() + b, labels), [w, b])
+            w, b = (w - 0.3 * gw).detach(), (b - 0.3 * gb).detach()
+        return w, b
+
+    state = model.adapt(support, labels, WAYS)
+    weight, bias = hand(5)
+    torch.testing.assert_close(state['fc.weight'], weight)
+    torch.testing.assert_close(state['fc.bias'], bias)
+    assert not torch.allclose(state['fc.weight'], hand(3)[0])
 
 
 def test_hardest_classes_are_those_with_the_lowest_query_accuracy():
@@ -236,8 +353,14 @@ def test_hard_task_hook_trains_a_meta_batch_of_the_hardest_classes(
     HardTaskHook(interval=1).after_train_iter(runner, 6)
     (batch, ) = seen
     assert batch['img'].shape[:2] == (2, 6)
-    for labels in batch['gt_label']:
-        assert labels[:3].tolist() == [11, 5, 2]  # class-major, hardest first
+    for labels, indices in zip(batch['gt_label'], batch['indices']):
+        # support then query, each class-major, hardest first; the query
+        # images are other drawings of the same classes
+        assert labels.tolist() == [11, 5, 2, 11, 5, 2]
+        assert not set(indices[:3].tolist()) & set(indices[3:].tolist())
+        assert (episodes.dataset.get_gt_labels()[indices] == labels.numpy()
+                ).all()
+    assert not torch.equal(batch['indices'][0], batch['indices'][1])
     assert 'train/hard_loss' in runner.message_hub.log_scalars
     # the next meta-batch's class accuracy came from the hard tasks
     assert set(model.class_accuracy) == {11, 5, 2}
@@ -293,12 +416,13 @@ def test_load_from_a_transfer_checkpoint_and_meta_test(tiny_omniglot,
             assert torch.equal(state[key], pretrained[key]), key
     assert any(not torch.equal(v, torch.ones_like(v))
                for k, v in state.items() if k.endswith('ss_scale'))
-    (row, ) = test_tool.main([
-        config,
-        glob.glob(osp.join(work, 'best_accuracy_mean_iter_*.pth'))[0],
-        '--work-dir', work, '--episodes', '3', '--cfg-options', *options
-    ])
-    assert row['num_ways'] == 3 and 0 <= row['accuracy_mean'] <= 100
+    best = glob.glob(osp.join(work, 'best_accuracy_mean_iter_*.pth'))[0]
+    (row, ) = test_tool.main(
+        [config, best, '--work-dir', work, '--episodes', '3', '--cfg-options',
+         *options])
+    assert row['num_ways'] == 3
+    assert_row_is_the_hand_run(
+        row, hand_meta_test(config, best, options, episodes=3))
 
 
 def test_bad_options_are_named():

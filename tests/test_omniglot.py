@@ -1,16 +1,38 @@
+import importlib.util
 import os
 import os.path as osp
+import shutil
 import tarfile
 import zipfile
 
 import numpy as np
 import pytest
 
+import conftest
+from conftest import REPO
 from mmmtl.datasets import Omniglot
 
 
 def _arrays(ds):
     return np.stack([ds.get_data_info(i)['img'] for i in range(len(ds))])
+
+
+@pytest.mark.parametrize('required, outcome', [
+    ('', 'skip'), ('0', 'skip'), ('1', 'fail'), ('omniglot', 'fail'),
+    (' Omniglot , ', 'fail')
+])
+def test_missing_real_omniglot_skips_or_fails_as_required(
+        monkeypatch, required, outcome):
+    """Absent real Omniglot: the test skips, unless MMMTL_REQUIRE_DATA (1,
+    or a list naming omniglot) says CI has it, then it fails."""
+    monkeypatch.setattr(conftest, 'find_omniglot', lambda: None)
+    monkeypatch.setenv('MMMTL_REQUIRE_DATA', required)
+    expected = dict(skip=pytest.skip.Exception, fail=pytest.fail.Exception)
+    with pytest.raises(expected[outcome], match='real Omniglot not found'):
+        conftest.omniglot_release_paths()
+    monkeypatch.setenv('MMMTL_REQUIRE_DATA', 'omniglot,mini_imagenet')
+    with pytest.raises(pytest.UsageError, match="unknown.*'mini_imagenet'"):
+        conftest.required_datasets()
 
 
 def test_real_vinyals_split_sizes(omniglot_release):
@@ -98,3 +120,75 @@ def test_clear_errors(tiny_omniglot, tmp_path):
         f.write(b'not a png')
     with pytest.raises(ValueError, match=f'cannot decode image .*{victim}'):
         Omniglot(root, split='test')
+
+
+def files_under(root):
+    """{relative path: bytes} of every file under ``root``."""
+    found = {}
+    for dirpath, _, files in os.walk(root):
+        for name in files:
+            path = osp.join(dirpath, name)
+            with open(path, 'rb') as f:
+                found[osp.relpath(path, root)] = f.read()
+    return found
+
+
+def test_prepare_omniglot_from_the_release_archive_and_zips(
+        tiny_omniglot, tmp_path):
+    """tools/data/prepare_omniglot.py (README step 1) on a tiny release in
+    the shared layout: omniglot_images.tar.gz holding omniglot/{LICENSE*,
+    images_background, images_evaluation} and splits_vinyals/ with a
+    LICENSE; the output is exactly data/omniglot's layout with the same
+    bytes. Then the two official zips, and the errors."""
+    spec = importlib.util.spec_from_file_location(
+        'prepare_omniglot', osp.join(REPO, 'tools/data/prepare_omniglot.py'))
+    prepare = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(prepare)
+    root, _ = tiny_omniglot
+    images = {
+        k: v
+        for k, v in files_under(root).items() if k.startswith('images_')
+    }
+    splits = str(tmp_path / 'splits_vinyals')
+    shutil.copytree(osp.join(root, 'splits', 'vinyals'), splits)
+    with open(osp.join(splits, 'LICENSE'), 'w') as f:
+        f.write('split licence\n')
+    archive = str(tmp_path / 'omniglot_images.tar.gz')
+    licence = tmp_path / 'LICENSE.brendenlake-omniglot'
+    licence.write_text('image licence\n')
+    with tarfile.open(archive, 'w:gz') as tar:
+        tar.add(str(licence), 'omniglot/LICENSE.brendenlake-omniglot')
+        for folder in ('images_background', 'images_evaluation'):
+            tar.add(osp.join(root, folder), f'omniglot/{folder}')
+    expected = dict(images)
+    for split in ('train', 'val', 'test', 'trainval'):
+        with open(osp.join(splits, f'{split}.txt'), 'rb') as f:
+            expected[osp.join('splits', 'vinyals', f'{split}.txt')] = f.read()
+    out = str(tmp_path / 'out')
+    prepare.main(['--archive', archive, '--splits', splits, '--out', out])
+    assert files_under(out) == expected
+    ref = Omniglot(root, split='test')
+    ds = Omniglot(out, split='test')
+    assert ds.classes == ref.classes
+    np.testing.assert_array_equal(_arrays(ds), _arrays(ref))
+    # the two official zips (images_background.zip, images_evaluation.zip)
+    zips = []
+    for folder in ('images_background', 'images_evaluation'):
+        zips.append(str(tmp_path / f'{folder}.zip'))
+        with zipfile.ZipFile(zips[-1], 'w') as zf:
+            for name in images:
+                if name.startswith(folder):
+                    zf.write(osp.join(root, name), name)
+    from_zips = str(tmp_path / 'from_zips')
+    prepare.main(['--archive', *zips, '--out', from_zips])
+    assert files_under(from_zips) == images
+    # errors name what is missing
+    with pytest.raises(FileNotFoundError, match='nope.tar.gz'):
+        prepare.main(['--archive', str(tmp_path / 'nope.tar.gz'), '--out',
+                      str(tmp_path / 'x')])
+    with pytest.raises(FileNotFoundError, match='images_evaluation'):
+        prepare.main(['--archive', zips[0], '--out', str(tmp_path / 'y')])
+    os.remove(osp.join(splits, 'val.txt'))
+    with pytest.raises(FileNotFoundError, match='val.txt'):
+        prepare.main(['--archive', archive, '--splits', splits, '--out',
+                      str(tmp_path / 'z')])

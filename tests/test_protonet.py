@@ -1,5 +1,6 @@
 """ProtoNet: scores are minus squared distances to class means; loss,
 meta-test protocol and per-episode batch statistics."""
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -65,22 +66,57 @@ def test_loss_is_mean_query_cross_entropy_over_episodes():
     assert model.backbone.layers[0][0].weight.grad.abs().sum() > 0
 
 
+def hand_scores(feats, labels, query_feats, num_ways):
+    """Minus squared Euclidean distances of each query feature to each
+    class mean, written out element by element."""
+    means = []
+    for c in range(num_ways):
+        members = [f for f, y in zip(feats, labels.tolist()) if y == c]
+        means.append(sum(members) / len(members))
+    return torch.tensor([[-sum((q[d] - m[d])**2 for d in range(len(q)))
+                          for m in means] for q in query_feats],
+                        dtype=torch.float64)
+
+
 def test_meta_test_protocol_and_any_number_of_ways():
+    """Scores: minus the squared distances to the support class means
+    (computed here from the embedded images); the accuracy of each episode:
+    its query images (distinct from the support) counted here."""
     model = build()
     model.eval()
     inputs, samples = episodes()
     results = model(inputs, samples, mode='predict')
-    assert len(results) == 2 and all('accuracy' in r for r in results)
+    assert len(results) == 2
+    num_support = WAYS * SHOTS
+    support_scored = []
+    for result, x, y in zip(results, inputs, samples['episode_label']):
+        with torch.no_grad():  # eval: running statistics, image by image
+            feats = model.extract_feat(x)
+        state = model.adapt(x[:num_support], y[:num_support], WAYS)
+        scores = model.predict(state, x[num_support:])
+        expected = hand_scores(feats[:num_support], y[:num_support],
+                               feats[num_support:], WAYS)
+        assert scores.shape == (WAYS * QUERIES, WAYS)
+        assert torch.allclose(scores, expected, rtol=1e-10, atol=1e-12)
+        predicted = expected.argmax(1).tolist()
+        correct = sum(
+            p == t for p, t in zip(predicted, y[num_support:].tolist()))
+        assert result['accuracy'] == pytest.approx(
+            100.0 * correct / (WAYS * QUERIES), abs=1e-4)
+        on_support = hand_scores(feats[:num_support], y[:num_support],
+                                 feats[:num_support], WAYS).argmax(1)
+        support_scored.append(100.0 * (on_support == y[:num_support]
+                                       ).double().mean().item())
+    assert [r['accuracy'] for r in results] != support_scored
     labels = samples['episode_label'][0]
-    state = model.adapt(inputs[0, :6], labels[:6], WAYS)
-    scores = model.predict(state, inputs[0, 6:])
-    assert scores.shape == (WAYS * QUERIES, WAYS)
+    two_way = model.adapt(inputs[0, :4], labels[:4], 2)
     with torch.no_grad():
         feats = model.extract_feat(inputs[0])
-    assert torch.allclose(scores,
-                          -torch.cdist(feats[6:], state['prototypes']).pow(2))
-    two_way = model.adapt(inputs[0, :4], labels[:4], 2)
-    assert model.predict(two_way, inputs[0, 6:]).shape == (6, 2)
+    assert torch.allclose(
+        model.predict(two_way, inputs[0, 6:]),
+        hand_scores(feats[:4], labels[:4], feats[6:], 2),
+        rtol=1e-10,
+        atol=1e-12)
 
 
 def test_episodes_are_embedded_separately():

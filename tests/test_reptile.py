@@ -40,9 +40,9 @@ def episodes(dtype=torch.float64):
 
 def hand_written_adaptation(model, inputs, labels):
     """Adapt a copy of the model per task with torch.optim.SGD; return the
-    mean adapted parameters and the mean support loss at the adapted
-    weights."""
-    total, losses = None, []
+    mean adapted parameters, and per task the support loss and the
+    accuracy (%, correct images counted here) at the adapted weights."""
+    total, losses, accuracies = None, [], []
     for x, y in zip(inputs, labels):
         clone = copy.deepcopy(model)
         optimizer = torch.optim.SGD(clone.parameters(), lr=LR)
@@ -51,13 +51,21 @@ def hand_written_adaptation(model, inputs, labels):
             F.cross_entropy(clone.head(clone.backbone(x)), y).backward()
             optimizer.step()
         with torch.no_grad():
-            losses.append(F.cross_entropy(clone.head(clone.backbone(x)), y))
+            logits = clone.head(clone.backbone(x))
+        losses.append(F.cross_entropy(logits, y).item())
+        correct = sum(
+            int(p == t) for p, t in zip(logits.argmax(1).tolist(), y.tolist()))
+        accuracies.append(100.0 * correct / len(y))
         params = {n: p.detach() for n, p in clone.named_parameters()}
         total = params if total is None else {
             n: total[n] + params[n] for n in total
         }
-    mean = {n: p / len(inputs) for n, p in total.items()}
-    return mean, torch.stack(losses).mean()
+    return ({n: p / len(inputs)
+             for n, p in total.items()}, losses, accuracies)
+
+
+def hand_written_mean_adapted(model, inputs, labels):
+    return hand_written_adaptation(model, inputs, labels)[0]
 
 
 @pytest.mark.parametrize('vmap', [True, False])
@@ -67,8 +75,8 @@ def test_update_equals_hand_written_sgd(vmap):
     model = build(vmap=vmap)
     inputs, samples = episodes()
     model.loss(inputs, samples)['loss'].backward()
-    mean_adapted, _ = hand_written_adaptation(model, inputs,
-                                              samples['episode_label'])
+    mean_adapted = hand_written_mean_adapted(model, inputs,
+                                             samples['episode_label'])
     for n, p in model.named_parameters():
         assert torch.allclose(p.grad, p.detach() - mean_adapted[n],
                               atol=1e-12), n
@@ -78,8 +86,8 @@ def test_optimizer_step_applies_the_reptile_update():
     model = build(torch.float32)
     inputs, samples = episodes(torch.float32)
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
-    mean_adapted, _ = hand_written_adaptation(model, inputs,
-                                              samples['episode_label'])
+    mean_adapted = hand_written_mean_adapted(model, inputs,
+                                             samples['episode_label'])
     eps = 0.7
     wrapper = OptimWrapper(torch.optim.SGD(model.parameters(), lr=eps))
     logs = model.train_step(dict(img=inputs, **samples), wrapper)
@@ -89,15 +97,26 @@ def test_optimizer_step_applies_the_reptile_update():
         assert torch.allclose(p.detach(), expected, atol=1e-6), n
 
 
-def test_logged_loss_is_support_loss_at_adapted_weights():
-    """The logged value: the mean support cross-entropy of each task at its
-    own adapted weights, against the hand-written loop."""
+def test_logged_loss_and_accuracy_are_the_support_set_at_adapted_weights():
+    """The logged loss (the surrogate's value) and accuracy are the mean
+    over the tasks of the support loss and accuracy after the inner loop,
+    as a hand-written SGD loop gives them."""
     model = build()
     inputs, samples = episodes()
     out = model.loss(inputs, samples)
-    _, expected = hand_written_adaptation(model, inputs,
-                                          samples['episode_label'])
-    assert torch.allclose(out['loss'].detach(), expected, atol=1e-12)
+    _, losses, accuracies = hand_written_adaptation(
+        model, inputs, samples['episode_label'])
+    assert out['loss'].item() == pytest.approx(
+        sum(losses) / TASKS, rel=1e-10)
+    assert out['accuracy'].item() == pytest.approx(  # a float32 mean
+        sum(accuracies) / TASKS, abs=1e-4)
+    # at the shared weights the support loss is another number
+    with torch.no_grad():
+        before = [
+            F.cross_entropy(model.head(model.backbone(x)), y).item()
+            for x, y in zip(inputs, samples['episode_label'])
+        ]
+    assert sum(before) / TASKS != pytest.approx(sum(losses) / TASKS)
 
 
 def test_learned_rates_are_rejected():

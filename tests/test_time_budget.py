@@ -124,18 +124,37 @@ def test_fit_schedule_stretches_the_schedule_to_the_budget(
         assert group['lr'] == pytest.approx(lr(k), abs=1e-12), name
     # resumed at 6, the fitted schedule is kept: it ends at 12 again
     os.remove(osp.join(work, 'iter_12.pth'))
-    train(
-        root,
-        work,
-        '--resume',
-        osp.join(work, 'iter_6.pth'),
-        *FIT,
-        hook=None,
-        config_lines=FIT_CONFIG,
-        options=EVERY_50)
+    written = os.stat(osp.join(work, 'iter_6.pth')).st_mtime_ns
+
+    def resume(work_dir, checkpoint):
+        train(
+            root,
+            work_dir,
+            '--resume',
+            checkpoint,
+            *FIT,
+            hook=None,
+            config_lines=FIT_CONFIG,
+            options=EVERY_50)
+
+    resume(work, osp.join(work, 'iter_6.pth'))
     assert checkpoints(work) == ['iter_6.pth', 'iter_12.pth']
     group = load(work, 'iter_12.pth')['optimizer']['param_groups'][0]
     assert group['lr'] == pytest.approx(lr(11), abs=1e-12)
+    # it did resume: iteration 6 was not trained (and saved) again
+    assert os.stat(osp.join(work, 'iter_6.pth')).st_mtime_ns == written
+    # the budget already spent comes from the checkpoint: with 45 s of the
+    # 60 s spent (not 30) the resumed run stops after 3 iterations, at 9
+    state = load(work, 'iter_6.pth')
+    assert state['message_hub']['runtime_info']['time_budget_spent'] == 30
+    state['message_hub']['runtime_info']['time_budget_spent'] = 45
+    other = str(tmp_path / 'other')
+    os.makedirs(other)
+    torch.save(state, osp.join(other, 'start.pth'))
+    resume(other, osp.join(other, 'start.pth'))
+    assert checkpoints(other) == ['iter_9.pth']
+    state = load(other, 'iter_9.pth')
+    assert state['message_hub']['runtime_info']['time_budget_spent'] == 60
 
 
 def test_fit_schedule_refuses_a_scheduler_it_cannot_stretch(

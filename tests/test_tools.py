@@ -10,8 +10,11 @@ import sys
 
 import matplotlib.image
 import pytest
+import torch
 
-from conftest import REPO
+from conftest import (REPO, assert_row_is_the_hand_run, free_port,
+                      hand_meta_test)
+from mmmtl.utils.checkpoint import load_checkpoint_file
 
 sys.path.insert(0, osp.join(REPO, 'tools'))
 import test as test_tool  # noqa: E402
@@ -57,7 +60,15 @@ def test_train_then_meta_test(tiny_omniglot, tmp_path):
     assert [(r['num_ways'], r['num_shots']) for r in rows] == [(2, 1), (2, 3),
                                                              (5, 1), (5, 3)]
     assert all(r['num_episodes'] == 7 and r['seed'] == 3 for r in rows)
-    assert all(0 <= r['accuracy_mean'] <= 100 for r in rows)
+    # the numbers are those of the loaded weights on the seeded episodes
+    by_hand = {}
+    for r in rows:
+        by_hand[r['num_ways'], r['num_shots']] = hand_meta_test(
+            CONFIG, best[0], tiny_options(root), r['num_ways'],
+            r['num_shots'], episodes=7, seed=3)
+        assert_row_is_the_hand_run(r, by_hand[r['num_ways'], r['num_shots']])
+    # (population and sample std differ here, so the std's kind is checked)
+    assert rows[0]['accuracy_std'] > 0
     results = glob.glob(osp.join(work, 'meta_test_*.json'))
     assert len(results) == 1
     saved = json.load(open(results[0]))
@@ -81,6 +92,24 @@ def test_train_then_meta_test(tiny_omniglot, tmp_path):
         '--episodes', '7', '--seed', '3', '--cfg-options', *tiny_options(root)
     ])
     assert again[0]['accuracy_mean'] == rows[0]['accuracy_mean']
+    # another checkpoint, other numbers: the best one's convolution
+    # kernels perturbed
+    state = load_checkpoint_file(best[0], map_location='cpu')
+    gen = torch.Generator().manual_seed(0)
+    for value in state['state_dict'].values():
+        if value.dim() == 4:
+            value.add_(torch.randn(value.shape, generator=gen) * value.std())
+    other = osp.join(work, 'perturbed.pth')
+    torch.save(state, other)
+    (moved, ) = test_tool.main([
+        CONFIG, other, '--work-dir', work, '--ways', '2', '--shots', '1',
+        '--episodes', '7', '--seed', '3', '--cfg-options', *tiny_options(root)
+    ])
+    other_by_hand = hand_meta_test(
+        CONFIG, other, tiny_options(root), 2, 1, episodes=7, seed=3)
+    assert_row_is_the_hand_run(moved, other_by_hand)
+    assert other_by_hand != by_hand[2, 1]
+    assert moved['accuracy_mean'] != rows[0]['accuracy_mean']
 
 
 def test_unknown_type_in_config_names_it(tiny_omniglot, tmp_path):
@@ -102,7 +131,10 @@ def test_two_cpu_ranks_train_and_test(tiny_omniglot, tmp_path):
     root, _ = tiny_omniglot
     work = str(tmp_path / 'dist')
     env = dict(
-        os.environ, PORT='29533', OMP_NUM_THREADS='1', PYTHON=sys.executable)
+        os.environ,
+        PORT=str(free_port()),
+        OMP_NUM_THREADS='1',
+        PYTHON=sys.executable)
     opts = tiny_options(root)
     run = subprocess.run(['bash', osp.join(REPO, 'tools', 'dist_train.sh'),
                           CONFIG, '2', '--work-dir', work, '--cfg-options',
@@ -111,6 +143,7 @@ def test_two_cpu_ranks_train_and_test(tiny_omniglot, tmp_path):
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     best = glob.glob(osp.join(work, 'best_accuracy_mean_iter_*.pth'))
     assert len(best) == 1
+    env['PORT'] = str(free_port())
     out = subprocess.run([
         'bash', osp.join(REPO, 'tools', 'dist_test.sh'), CONFIG, best[0], '2',
         '--work-dir', work, '--episodes', '5', '--cfg-options', *opts
