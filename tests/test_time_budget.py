@@ -8,6 +8,7 @@ import sys
 import types
 
 import pytest
+import torch
 
 from conftest import REPO
 from mmmtl.engine import TimeBudgetHook
