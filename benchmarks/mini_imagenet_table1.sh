@@ -16,7 +16,7 @@
 # selection: the best of the in-training validations (5-way 5-shot, val).
 set -euo pipefail
 OUT=${OUT:-work_dirs/mini_table1}
-BUDGET=${BUDGET:-12}
+BUDGET=${BUDGET:-10}
 STREAMS=${STREAMS:-2}
 EPISODES=${EPISODES:-600}
 EPISODES_100=${EPISODES_100:-100}
@@ -30,10 +30,6 @@ R=configs/reptile/reptile_conv4_1xb5_mini-imagenet-32px_5way-5shot.py
 MR=configs/mtl/mtl-reptile_conv4_1xb5_mini-imagenet-32px_5way-5shot.py
 M=configs/maml/maml_conv4_1xb4_mini-imagenet-32px_5way-5shot.py
 MM=configs/mtl/mtl-maml_conv4_1xb4_mini-imagenet-32px_5way-5shot.py
-# Reptile meta-tests with 10 fine-tuning steps (reference 50): the CPU cost
-# of the many-shot cells
-RT=(model.test_num_inner_steps=10)
-MRT=(model.meta_branch.test_num_inner_steps=10)
 
 train() {  # train NAME CONFIG
     local name=$1 config=$2 work=$OUT/$1 start
@@ -76,7 +72,7 @@ train_a() { train maml "$M"; train reptile "$R"; train transfer "$T"; }
 train_b() { train mtl-maml "$MM"; train mtl-reptile "$MR"; train protonet "$P"; }
 test_a() {
     test_model maml "$M"
-    test_model reptile "$R" "${RT[@]}"
+    test_model reptile "$R"
     test_model transfer "$T"
     # the paper's "regular SGD" head: a zero-initialised linear head
     # fine-tuned on the frozen support features
@@ -86,7 +82,7 @@ test_a() {
 }
 test_b() {
     test_model mtl-maml "$MM"
-    test_model mtl-reptile "$MR" "${MRT[@]}"
+    test_model mtl-reptile "$MR"
     test_model protonet "$P"
 }
 

@@ -25,11 +25,12 @@ CONFIGS = sorted(
 BASE_CLASSES = {
     'omniglot': 4112,
     'mini-imagenet': 64,
+    'mini-imagenet-32px': 64,
     'cub': 100,
     'tiered-imagenet': 351
 }
 NAME = re.compile(r'^(?P<method>[a-z0-9-]+)_(?P<backbone>[a-z0-9]+)_'
-                  r'(?P<gpus>\d+)xb(?P<batch>\d+)_(?P<dataset>[a-z-]+)_'
+                  r'(?P<gpus>\d+)xb(?P<batch>\d+)_(?P<dataset>[a-z0-9-]+)_'
                   r'(?P<ways>\d+)way-(?P<shots>\d+)shot\.py$')
 # the words of the naming convention and what they mean in a config: a new
 # method, backbone or dataset word must be added here
@@ -45,10 +46,13 @@ METHODS = {
     'baseline': dict(type='TransferClassifier', head='LinearHead'),
     'baseline-plus': dict(type='TransferClassifier', head='CosineHead'),
 }
+# image side of the datasets not at 84x84 (Omniglot: 28, grey)
+IMAGE_SIDES = {'mini-imagenet-32px': 32}
 BACKBONES = {'conv4': 'Conv4', 'resnet12': 'ResNet12', 'wrn': 'WRN'}
 DATASETS = {
     'omniglot': 'Omniglot',
     'mini-imagenet': 'MiniImageNet',
+    'mini-imagenet-32px': 'MiniImageNet',  # the 32x32 CPU protocol
     'cub': 'CUB',
     'tiered-imagenet': 'TieredImageNet'
 }
@@ -113,7 +117,9 @@ def test_config_builds_and_matches_its_name(path):
     assert type(model).__name__ == method['type']
     assert type(model.backbone).__name__ == BACKBONES[name['backbone']]
     omniglot = name['dataset'] == 'omniglot'
-    images = torch.rand(2, 1, 28, 28) if omniglot else torch.rand(2, 3, 84, 84)
+    side = IMAGE_SIDES.get(name['dataset'], 84)
+    images = torch.rand(2, 1, 28, 28) if omniglot else torch.rand(
+        2, 3, side, side)
     model.eval()
     with torch.no_grad():
         feats = model.extract_feat(images)

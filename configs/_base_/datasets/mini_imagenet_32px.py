@@ -4,6 +4,8 @@
 # 84x84 pre-cut images), so an item costs a copy; no loader workers (one
 # thread per run on a 2-core machine). Transfer training adds horizontal
 # flips; episodes use the test pipeline, as the MAML / ProtoNet references.
+# Validation and test episodes: 5-way 5-shot, as the study's training
+# episodes.
 _base_ = ['./mini_imagenet.py']
 
 load_32px = [
@@ -32,8 +34,10 @@ val_dataloader = dict(
     **loader,
     dataset=dict(
         num_shots=5,
-        num_episodes=200,
+        num_episodes=100,
         dataset=dict(pipeline=test_pipeline, cache_images=True)))
 test_dataloader = dict(
     **loader,
-    dataset=dict(dataset=dict(pipeline=test_pipeline, cache_images=True)))
+    dataset=dict(
+        num_shots=5,
+        dataset=dict(pipeline=test_pipeline, cache_images=True)))
