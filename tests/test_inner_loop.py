@@ -161,3 +161,34 @@ def test_batch_stats_norm_equals_batch_norm_in_and_outside_vmap(shape):
     for vmap in (True, False):
         out = map_tasks(norm, (x, ), vmap)
         assert torch.allclose(out, expected, atol=1e-12), vmap
+
+
+def test_line_search_halves_steps_that_overshoot():
+    """f(w) = w^2 / 2 at lr 3: a plain step maps w to -2w (loss x4);
+    backtracking takes lr 1.5 (w -> -w / 2, loss / 4) instead; at the
+    minimum no step lowers the loss and w stays."""
+    def loss(p):
+        return 0.5 * (p['w']**2).sum()
+
+    w = torch.tensor([1.0], dtype=torch.float64)
+    plain = inner_loop(loss, {'w': w}, 2, 3.0, first_order=True)
+    assert plain['w'].item() == pytest.approx(4.0)
+    searched = inner_loop(loss, {'w': w}, 2, 3.0, first_order=True,
+                          line_search=True)
+    assert searched['w'].item() == pytest.approx(0.25)
+    at_min = inner_loop(loss, {'w': torch.zeros(1)}, 3, 3.0,
+                        first_order=True, line_search=True)
+    assert at_min['w'].item() == 0.0
+    with pytest.raises(ValueError, match='first-order'):
+        inner_loop(loss, {'w': w}, 1, 3.0, line_search=True)
+
+
+def test_per_step_losses():
+    """A list of losses: step k descends the k-th (by hand: w - lr * dk)."""
+    w = torch.tensor([2.0], dtype=torch.float64)
+    losses = [lambda p: (3 * p['w']).sum(), lambda p: (p['w']**2).sum()]
+    fast = inner_loop(losses, {'w': w}, 2, 0.1)
+    # step 1: 2 - 0.1 * 3 = 1.7; step 2: 1.7 - 0.1 * 2 * 1.7 = 1.36
+    assert fast['w'].item() == pytest.approx(1.36)
+    with pytest.raises(ValueError, match='1 step losses for 2 steps'):
+        inner_loop(losses[:1], {'w': w}, 2, 0.1)

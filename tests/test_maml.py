@@ -378,3 +378,21 @@ def test_test_batch_size_adapts_on_the_drawn_subsets():
         }
     for n in params:
         assert torch.allclose(state[n], params[n], atol=1e-12), n
+
+
+def test_test_line_search_keeps_the_support_loss_from_rising():
+    """An inner rate far too large for the support set: plain fine-tuning
+    raises the support loss, backtracking lowers it at every step."""
+    gen = torch.Generator().manual_seed(4)
+    support = torch.randn(12, 1, 8, 8, generator=gen, dtype=torch.float64)
+    labels = torch.arange(3).repeat_interleave(4)
+    start = build(inner_lr=10.0, test_num_inner_steps=3)
+    before = start.support_loss(
+        {n: p.detach() for n, p in start.shared_params().items()}, support,
+        labels).item()
+    for search in (False, True):
+        model = build(inner_lr=10.0, test_num_inner_steps=3,
+                      test_line_search=search)
+        state = model.adapt(support, labels, 3)
+        after = model.support_loss(state, support, labels).item()
+        assert (after < before) == search, (search, before, after)

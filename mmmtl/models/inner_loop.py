@@ -46,19 +46,22 @@ def _step_lr(lr: LearningRate, step: int, name: str):
     return lr
 
 
-def inner_loop(loss_fn: Callable[[Params], Tensor],
+def inner_loop(loss_fn: Union[Callable[[Params], Tensor],
+                               Sequence[Callable[[Params], Tensor]]],
                params: Mapping[str, Tensor],
                num_steps: int,
                lr: LearningRate,
                adapt=None,
                first_order: bool = False,
-               has_aux: bool = False) -> Union[Params, Tuple[Params, Any]]:
+               has_aux: bool = False,
+               line_search: bool = False) -> Union[Params, Tuple[Params, Any]]:
     """Return the fast parameters after ``num_steps`` SGD steps on
     ``loss_fn``.
 
     Args:
         loss_fn: maps a full parameter dict to a scalar support loss
-            (typically through ``torch.func.functional_call``).
+            (typically through ``torch.func.functional_call``); or one such
+            function per step (e.g. each on its own mini-batch).
         params: the shared parameters (all of them; those not adapted are
             passed to ``loss_fn`` unchanged).
         num_steps: number of SGD steps.
@@ -75,37 +78,81 @@ def inner_loop(loss_fn: Callable[[Params], Tensor],
             returns ``(fast parameters, aux of the first step)``: what the
             loss computed at the shared parameters (e.g. the support
             features), differentiable w.r.t. them, for reuse by the caller.
+        line_search: backtracking on the step's own loss: a step whose
+            loss is not below the loss before it is halved, up to 6 times,
+            then skipped. For test-time fine-tuning (first order, outside
+            vmap): it keeps a rate meta-learned for few shots from
+            overshooting on many (docs/meta_learners.md).
 
     Gradients come from ``torch.func.grad``, so the routine runs under
     ``torch.func.vmap`` (a meta-batch of tasks at once) and under an outer
     ``torch.no_grad`` (test-time fine-tuning).
+
+    Example:
+        >>> import torch, torch.nn.functional as F
+        >>> w = torch.zeros(3, 2)
+        >>> x, y = torch.randn(6, 2), torch.tensor([0, 1, 2, 0, 1, 2])
+        >>> fast = inner_loop(lambda p: F.cross_entropy(x @ p['w'].t(), y),
+        ...                   {'w': w}, num_steps=5, lr=0.5)
+        >>> fast['w'].shape
+        torch.Size([3, 2])
     """
+    if line_search and not first_order:
+        raise ValueError('inner_loop: line_search is for first-order '
+                         '(test-time) fine-tuning')
     names = select_params(params, adapt)
     fixed = {n: p for n, p in params.items() if n not in names}
     fast = {n: params[n] for n in names}
+    per_step = not callable(loss_fn)
+    if per_step and len(loss_fn) < num_steps:
+        raise ValueError(f'inner_loop: {len(loss_fn)} step losses for '
+                         f'{num_steps} steps')
 
-    def adapted_loss(adapted: Params) -> Tensor:
-        return loss_fn({**fixed, **adapted})
+    def adapted_loss(step: int) -> Callable[[Params], Tensor]:
+        fn = loss_fn[step] if per_step else loss_fn
+        return lambda adapted: fn({**fixed, **adapted})
 
-    grad_fn = torch.func.grad(adapted_loss, has_aux=has_aux)
     first_aux = None
     if has_aux and num_steps == 0:
-        first_aux = loss_fn(dict(params))[1]
+        first_aux = adapted_loss(0)(fast)[1]
     for step in range(num_steps):
-        grads = grad_fn(fast)
-        if has_aux:
-            grads, aux = grads
-            if step == 0:
-                first_aux = aux
+        loss = adapted_loss(step)
+        if line_search:
+            grads, value = torch.func.grad_and_value(
+                loss, has_aux=has_aux)(fast)
+            value, aux = value if has_aux else (value, None)
+        else:
+            out = torch.func.grad(loss, has_aux=has_aux)(fast)
+            grads, aux = out if has_aux else (out, None)
+        if step == 0:
+            first_aux = aux
         if first_order:
             grads = {n: g.detach() for n, g in grads.items()}
-        fast = {
-            n: fast[n] - _step_lr(lr, step, n) * grads[n]
-            for n in names
-        }
+        rates = {n: _step_lr(lr, step, n) for n in names}
+        if not line_search:
+            fast = {n: fast[n] - rates[n] * grads[n] for n in names}
+            continue
+        fast = _backtrack(loss, fast, grads, rates, value, has_aux)
     if has_aux:
         return {**fixed, **fast}, first_aux
     return {**fixed, **fast}
+
+
+def _backtrack(loss: Callable[[Params], Tensor], fast: Params, grads: Params,
+               rates: Dict[str, Any], value: Tensor, has_aux: bool,
+               halvings: int = 6) -> Params:
+    """The largest of the steps ``rates``, ``rates / 2``, ... (``halvings``
+    times) that lowers ``loss`` below ``value``; no step if none does."""
+    scale = 1.0
+    with torch.no_grad():
+        for _ in range(halvings + 1):
+            candidate = {n: p - scale * rates[n] * grads[n]
+                         for n, p in fast.items()}
+            new = loss(candidate)
+            if (new[0] if has_aux else new) < value:
+                return candidate
+            scale /= 2
+    return fast
 
 
 _TASK_VMAP = contextvars.ContextVar('mmmtl_task_vmap', default=False)

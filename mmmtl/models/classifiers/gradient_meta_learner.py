@@ -2,6 +2,7 @@
 backbone plus an N-way head whose parameters are adapted to each task by
 :func:`inner_loop`."""
 from contextlib import contextmanager
+from functools import partial
 from typing import Dict, Iterator, Optional, Sequence, Tuple, Union
 
 import torch
@@ -97,6 +98,11 @@ class GradientMetaLearner(BaseFewShotClassifier):
             100-shot: 3,500 images) then cost what a few-shot one does, as
             the mini-batch fine-tuning of Nichol et al.'s and Eshratifar et
             al.'s evaluation. ``None``: the whole support set each step.
+        test_line_search: at meta-test, halve a step that does not lower
+            the step's support loss (:func:`inner_loop`'s backtracking): a
+            rate meta-learned on 1-shot tasks then does not overshoot on
+            5- or 10-shot ones (docs/meta_learners.md; off by default, the
+            behaviour the documented Omniglot results were measured with).
     """
 
     def __init__(self,
@@ -112,6 +118,7 @@ class GradientMetaLearner(BaseFewShotClassifier):
                  vmap: Optional[bool] = None,
                  zero_head: bool = False,
                  test_batch_size: Optional[int] = None,
+                 test_line_search: bool = False,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(backbone, data_preprocessor, init_cfg)
@@ -142,6 +149,7 @@ class GradientMetaLearner(BaseFewShotClassifier):
             raise ValueError(f'{name}: test_batch_size must be positive, '
                              f'got {test_batch_size}')
         self.test_batch_size = test_batch_size
+        self.test_line_search = test_line_search
         self.num_ways = num_ways
         self.num_inner_steps = num_inner_steps
         self.test_num_inner_steps = test_num_inner_steps
@@ -320,22 +328,21 @@ class GradientMetaLearner(BaseFewShotClassifier):
         lr = self.inner_lrs_by_name()
         if isinstance(lr, dict):
             lr = {n: v.detach() for n, v in lr.items()}
-        batches = iter(
-            self._test_batches(labels, num_ways, self.test_num_inner_steps))
-
-        def support_loss(p: Params) -> Tensor:
-            # called once per inner step
-            index = next(batches)
-            return self.support_loss(p, support[index], labels[index])
-
+        step_losses = [
+            partial(self.support_loss, images=support[index],
+                    labels=labels[index])
+            for index in self._test_batches(labels, num_ways,
+                                            self.test_num_inner_steps)
+        ]
         with self._inner_bn():
             fast = inner_loop(
-                support_loss,
+                step_losses,
                 params,
                 num_steps=self.test_num_inner_steps,
                 lr=lr,
                 adapt=self.adapt_names,
-                first_order=True)
+                first_order=True,
+                line_search=self.test_line_search)
         return {n: p.detach() for n, p in fast.items()}
 
     def _test_batches(self, labels: Tensor, num_ways: int,
