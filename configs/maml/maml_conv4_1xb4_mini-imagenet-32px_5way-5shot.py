@@ -4,7 +4,7 @@
 # 5-shot 15-query episodes, 5 first-order inner steps at lr 0.05 (Finn et
 # al.'s first order matched second order on miniImageNet, 48.07 vs 48.70,
 # and Eshratifar et al.'s MAML is first order), 10 at meta-test in
-# class-balanced mini-batches of at most 100 support images, each step
+# class-balanced mini-batches of at most 50 support images, each step
 # halved while it does not lower the support loss (test_line_search, chosen
 # on Omniglot validation episodes: docs/meta_learners.md). Zeroing trick
 # (zero_head): one model tests at 5, 20 and 35 ways. Cosine-decayed Adam;
@@ -22,6 +22,6 @@ model = dict(
     head=dict(in_channels=128),
     first_order=True,
     zero_head=True,
-    test_batch_size=100,
+    test_batch_size=50,
     test_line_search=True)
 default_hooks = dict(checkpoint=dict(interval=2500))

@@ -16,7 +16,7 @@ model = dict(
         head=dict(in_channels=128),
         first_order=True,
         zero_head=True,
-        test_batch_size=100,
+        test_batch_size=50,
         test_line_search=True),
     transfer_branch=dict(head=dict(in_channels=128, num_classes=64)))
 default_hooks = dict(checkpoint=dict(interval=2500))
