@@ -73,6 +73,9 @@ def parse_args():
     parser.add_argument('--threads', type=int, nargs='+', default=[1, 2])
     parser.add_argument('--repeats', type=int, default=3)
     parser.add_argument('--rows', nargs='+', help='only these rows')
+    parser.add_argument(
+        '--meta-test-episodes', type=int, default=600,
+        help='episodes of the meta-test timing (0: skip it)')
     return parser.parse_args()
 
 
@@ -294,6 +297,44 @@ def build_rows(regime: dict, selected) -> dict:
     return rows
 
 
+def time_meta_test(episodes: int) -> None:
+    """Seconds for ``episodes`` Omniglot-shaped 5-way 1-shot 15-query
+    meta-test episodes (adapt + predict, the loop of tools/test.py): MAML's
+    3 fine-tuning steps of all weights (functional, no model copies) and
+    the transfer baseline's 100 steps of a cosine head on support features
+    computed once per episode."""
+    regime = REGIMES['omniglot-ref']
+    net = NETS['omniglot']
+    torch.manual_seed(0)
+    maml = MODELS.build(dict(model_cfg(regime, None), test_num_inner_steps=3))
+    transfer = MODELS.build(
+        dict(type='TransferClassifier',
+             backbone=dict(type='Conv4', in_channels=1,
+                           track_running_stats=True),
+             head=dict(type='LinearHead', in_channels=64,
+                       num_classes=net['classes'])))
+    gen = torch.Generator().manual_seed(1)
+    ways, shots, queries = 5, 1, 15
+    labels = torch.arange(ways).repeat_interleave(shots)
+    rows = []
+    for name, model in (('MAML, 3 steps of all weights', maml),
+                        ('Transfer, 100 steps of a cosine head', transfer)):
+        model.eval()
+        start = time.perf_counter()
+        for _ in range(episodes):
+            x = torch.rand(ways * (shots + queries), 1, 28, 28,
+                           generator=gen)
+            state = model.adapt(x[:ways * shots], labels, ways)
+            model.predict(state, x[ways * shots:])
+        rows.append((name, time.perf_counter() - start))
+    print(f'\nmeta-test: {episodes} episodes of 5-way 1-shot 15-query '
+          f'(28x28), {torch.get_num_threads()} thread(s)\n')
+    print('| method | s for all episodes | ms / episode |')
+    print('|---|---|---|')
+    for name, seconds in rows:
+        print(f'| {name} | {seconds:.1f} | {1000 * seconds / episodes:.1f} |')
+
+
 def main():
     args = parse_args()
     register_all_modules()
@@ -320,10 +361,13 @@ def main():
             for row, (_, seconds) in results.items():
                 ratio = (f'{base[1] / seconds:.2f}x faster' if base else '-')
                 print(f'| {row} | {seconds:.3f} | {ratio} |')
-            if 'mmmtl MTL-MAML (auto)' in results and (
-                    'mmmtl auto (default)' in results):
-                print(f"\nMTL-MAML / MAML iteration: "
-                      f"{results['mmmtl MTL-MAML (auto)'][1] / results['mmmtl auto (default)'][1]:.2f}")  # noqa: E501
+            mtl = results.get('mmmtl MTL-MAML (auto)')
+            maml = results.get('mmmtl auto (default)')
+            if mtl and maml:
+                print(f'\nMTL-MAML / MAML iteration: {mtl[1] / maml[1]:.2f}')
+    if args.meta_test_episodes:
+        torch.set_num_threads(args.threads[0])
+        time_meta_test(args.meta_test_episodes)
 
 
 if __name__ == '__main__':
