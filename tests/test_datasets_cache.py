@@ -125,8 +125,8 @@ def test_imagenet_layout_caches_the_cropped_image(tmp_path):
 def test_mixed_sizes_are_cached_one_array_each(tmp_path):
     """CUB-like full-size images of different sizes, load-only prefix."""
     rng = np.random.default_rng(1)
-    for c in range(2):  # sorted index 0 -> train, 1 -> val
-        folder = osp.join(str(tmp_path), 'cub', 'images', f'00{c}.Bird')
+    for c in range(2):  # class 001 -> train, 002 -> val
+        folder = osp.join(str(tmp_path), 'cub', 'images', f'00{c + 1}.Bird')
         os.makedirs(folder)
         for k, size in enumerate([(20, 16), (20, 16), (15, 22)]):
             pixels = rng.integers(0, 256, (size[1], size[0], 3),
