@@ -64,16 +64,23 @@ def cell_text(row) -> str:
 
 
 def mtl_verdict(cells, mtl: str, ways: int, shots: int) -> str:
-    """'yes' when MTL's mean is at least the best parent's (meta and the
-    best transfer head), 'no' otherwise, with the margin."""
+    """'yes' when MTL's mean is at least the best parent's (its meta
+    parent and the better transfer head), else 'no'; with the margins to
+    that best parent and to the meta parent alone."""
     row = cells.get((mtl, ways, shots))
-    rivals = [cells.get((m, ways, shots)) for m in (PARENTS[mtl], *TRANSFERS)]
-    rivals = [r for r in rivals if r]
+    parent = cells.get((PARENTS[mtl], ways, shots))
+    rivals = {m: cells.get((m, ways, shots)) for m in (PARENTS[mtl],
+                                                      *TRANSFERS)}
+    rivals = {m: r for m, r in rivals.items() if r}
     if not row or not rivals:
         return '-'
-    best = max(r['accuracy_mean'] for r in rivals)
-    margin = row['accuracy_mean'] - best
-    return f"{'yes' if margin >= 0 else 'no'} ({margin:+.2f})"
+    best = max(rivals, key=lambda m: rivals[m]['accuracy_mean'])
+    margin = row['accuracy_mean'] - rivals[best]['accuracy_mean']
+    text = f"{'yes' if margin >= 0 else 'no'} ({margin:+.2f} vs {best}"
+    if parent and best != PARENTS[mtl]:
+        text += (f"; {row['accuracy_mean'] - parent['accuracy_mean']:+.2f} "
+                 f'vs {PARENTS[mtl]}')
+    return text + ')'
 
 
 def markdown(cells) -> str:

@@ -61,7 +61,7 @@ def test_second_order_meta_gradient_matches_finite_difference(vmap):
     """Both task strategies (vmap with elementwise batch norm; the loop with
     the fused kernel) against central differences."""
     model = build(vmap=vmap)
-    assert model.use_vmap(9) == vmap
+    assert model.use_vmap(meta_batch()[0]) == vmap
     _, grads = meta_grads(model)
     gen = torch.Generator().manual_seed(3)
     params = dict(model.named_parameters())
@@ -133,7 +133,7 @@ def test_batch_policy_uses_pure_batch_norm():
 
 def test_running_policy_trains_with_loop_and_tests_with_running_stats():
     model = build('running')
-    assert not model.use_vmap(1)
+    assert not model.use_vmap(meta_batch()[0])
     bn = model.backbone.layers[0][1]
     before = bn.running_mean.clone()
     loss, grads = meta_grads(model)
@@ -295,14 +295,18 @@ def test_inner_steps_lower_support_loss():
 
 
 def test_automatic_task_batching_follows_the_task_size():
-    """vmap=None (the default) vmaps small tasks and loops over large ones,
-    with the same meta-gradient as either forced strategy."""
+    """vmap=None (the default) vmaps small tasks and loops over large ones
+    (by pixels per task), with the same meta-gradient as either forced
+    strategy."""
     from mmmtl.models.classifiers.gradient_meta_learner import \
-        VMAP_MAX_IMAGES
+        VMAP_MAX_PIXELS
     model = build()
     assert model.vmap is None
-    assert model.use_vmap(VMAP_MAX_IMAGES)
-    assert not model.use_vmap(VMAP_MAX_IMAGES + 1)
+    assert model.use_vmap(torch.zeros(2, 16, 1, 28, 28))
+    assert not model.use_vmap(torch.zeros(2, 17, 1, 28, 28))
+    assert model.use_vmap(torch.zeros(2, 5, 3, 32, 32))
+    assert not model.use_vmap(torch.zeros(2, 5, 3, 84, 84))
+    assert VMAP_MAX_PIXELS == 16 * 28 * 28
     loss_auto, grads_auto = meta_grads(model)
     model.vmap = False
     loss_loop, grads_loop = meta_grads(model)

@@ -19,10 +19,12 @@ from .base import BaseFewShotClassifier
 
 BN_POLICIES = ('batch', 'running')
 # Automatic task batching (``vmap=None``): vmap the tasks when each brings at
-# most this many images, else loop. Below it a vmapped (grouped)
-# convolution beats T small ones; above it T plain convolutions win
-# (measured on CPU by benchmarks/maml_speed.py, docs/meta_learners.md).
-VMAP_MAX_IMAGES = 16
+# most this many pixels (images x height x width: 16 Omniglot images of
+# 28x28), else loop. Below it a vmapped (grouped) convolution beats T small
+# ones; above it T plain convolutions win (measured on CPU by
+# benchmarks/maml_speed.py: Omniglot and 32x32 support sets vmapped, their
+# query sets and 84x84 support sets looped; docs/meta_learners.md).
+VMAP_MAX_PIXELS = 16 * 28 * 28
 LEARNED_LRS = ('per_step', 'per_param')
 
 
@@ -81,7 +83,7 @@ class GradientMetaLearner(BaseFewShotClassifier):
             Meta-SGD).
         bn_policy: ``'batch'`` or ``'running'`` (see above).
         vmap: ``None`` (default): chosen per call by shape, vmap for tasks
-            of at most ``VMAP_MAX_IMAGES`` images and a per-task loop (with
+            of at most ``VMAP_MAX_PIXELS`` pixels and a per-task loop (with
             the fused batch-norm kernel) above; ``True`` / ``False`` force
             one. Both give the same results; vmap needs
             ``bn_policy='batch'`` (``'running'`` always loops).
@@ -232,12 +234,12 @@ class GradientMetaLearner(BaseFewShotClassifier):
         feats, scores = self.features_and_logits(params, images)
         return F.cross_entropy(scores, labels), feats
 
-    def use_vmap(self, images_per_task: int) -> bool:
-        """Whether tasks of ``images_per_task`` images are vmapped."""
+    def use_vmap(self, images: Tensor) -> bool:
+        """Whether the tasks of ``images`` [T, B, C, H, W] are vmapped."""
         if self.bn_policy != 'batch':
             return False
         if self.vmap is None:
-            return images_per_task <= VMAP_MAX_IMAGES
+            return images[0, :, 0].numel() <= VMAP_MAX_PIXELS
         return self.vmap
 
     @contextmanager
@@ -296,7 +298,7 @@ class GradientMetaLearner(BaseFewShotClassifier):
                 lr=self.inner_lrs_by_name(),
                 adapt=self.adapt_names,
                 first_order=first_order,
-                vmap=self.use_vmap(support.shape[1]),
+                vmap=self.use_vmap(support),
                 has_aux=with_features)
 
     def evaluate_batch(self, fast: Params, images: Tensor,
@@ -315,7 +317,7 @@ class GradientMetaLearner(BaseFewShotClassifier):
                     (scores.argmax(-1) == y).float().mean() * 100)
 
         return map_tasks(evaluate, (fast, images, labels),
-                         self.use_vmap(images.shape[1]))
+                         self.use_vmap(images))
 
     # meta-testing --------------------------------------------------------
     def adapt(self, support: Tensor, labels: Tensor,
