@@ -41,10 +41,12 @@ train() {  # train NAME CONFIG
         "validation" | tee -a "$OUT/train_times.txt"
 }
 
-test_model() {  # test NAME CONFIG [cfg-options]
-    local name=$1 config=$2 work=$OUT/$1 ckpt
-    shift 2
-    ckpt=$(ls -t "$work"/best_accuracy_mean_iter_*.pth | head -1)
+test_model() {  # test_model NAME TRAINED CONFIG [cfg-options]
+    # (results in OUT/NAME, the best checkpoint of the run OUT/TRAINED)
+    local name=$1 config=$3 work=$OUT/$1 ckpt
+    mkdir -p "$work"
+    ckpt=$(ls -t "$OUT/$2"/best_accuracy_mean_iter_*.pth | head -1)
+    shift 3
     local options=(--cfg-options test_dataloader.dataset.dataset.split=val+test "$@")
     python tools/test.py "$config" "$ckpt" --work-dir "$work" --ways 5 20 35 \
         --shots 1 5 --queries "$QUERIES" --episodes "$EPISODES" --seed 0 \
@@ -71,19 +73,19 @@ streams() {  # run the two stream functions given, in parallel or in turn
 train_a() { train maml "$M"; train reptile "$R"; train transfer "$T"; }
 train_b() { train mtl-maml "$MM"; train mtl-reptile "$MR"; train protonet "$P"; }
 test_a() {
-    test_model maml "$M"
-    test_model reptile "$R"
-    test_model transfer "$T"
+    test_model maml maml "$M"
+    test_model reptile reptile "$R"
+    test_model transfer transfer "$T"
     # the paper's "regular SGD" head: a zero-initialised linear head
     # fine-tuned on the frozen support features
-    test_model transfer-linear "$T" model.finetune_cfg.head._delete_=True \
+    test_model transfer-linear transfer "$T" model.finetune_cfg.head._delete_=True \
         model.finetune_cfg.head.type=LinearHead \
         model.finetune_cfg.head.zero_init=True model.finetune_cfg.init=module
 }
 test_b() {
-    test_model mtl-maml "$MM"
-    test_model mtl-reptile "$MR"
-    test_model protonet "$P"
+    test_model mtl-maml mtl-maml "$MM"
+    test_model mtl-reptile mtl-reptile "$MR"
+    test_model protonet protonet "$P"
 }
 
 case "${1:-all}" in
