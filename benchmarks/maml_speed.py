@@ -223,6 +223,17 @@ def time_rows(regime: dict, rows: dict, repeats: int) -> dict:
     return out
 
 
+def row(module: nn.Module, loss_fn) -> tuple:
+    """(module, step): a full meta-step of ``loss_fn(module)``."""
+    def step(optimizer):
+        loss = loss_fn(module)
+        loss.backward()
+        optimizer.step()
+        return loss.item()
+
+    return module, step
+
+
 def build_rows(regime: dict, selected) -> dict:
     images, inputs, samples = meta_batch(regime)
     torch.manual_seed(0)
@@ -230,21 +241,14 @@ def build_rows(regime: dict, selected) -> dict:
     init = copy.deepcopy(model.state_dict())
     rows = {}
 
-    def mmmtl_row(vmap):
-        m = MODELS.build(model_cfg(regime, vmap))
-        m.load_state_dict(init)
-
-        def step(optimizer):
-            loss = m.loss(inputs, samples)['loss']
-            loss.backward()
-            optimizer.step()
-            return loss.item()
-
-        return m, step
+    def mmmtl_loss(module):
+        return module.loss(inputs, samples)['loss']
 
     for name, vmap in (('mmmtl vmap', True), ('mmmtl loop', False),
                        ('mmmtl auto (default)', None)):
-        rows[name] = mmmtl_row(vmap)
+        m = MODELS.build(model_cfg(regime, vmap))
+        m.load_state_dict(init)
+        rows[name] = row(m, mmmtl_loss)
 
     runner_model = MODELS.build(model_cfg(regime, None))
     runner_model.load_state_dict(init)
@@ -257,41 +261,20 @@ def build_rows(regime: dict, selected) -> dict:
         return logs['loss'].item()
 
     rows['mmmtl runner train_step'] = (runner_model, train_step)
-
-    plain = PlainConv4(model)
-
-    def plain_step(optimizer):
-        loss = plain_loop_loss(plain, regime, inputs, samples)
-        loss.backward()
-        optimizer.step()
-        return loss.item()
-
-    rows['plain torch.func loop (baseline)'] = (plain, plain_step)
+    rows['plain torch.func loop (baseline)'] = row(
+        PlainConv4(model),
+        lambda net: plain_loop_loss(net, regime, inputs, samples))
     try:
         import higher  # noqa: F401
-        higher_net = PlainConv4(model)
-
-        def higher_step(optimizer):
-            loss = higher_loss(higher_net, regime, inputs, samples)
-            loss.backward()
-            optimizer.step()
-            return loss.item()
-
-        rows['higher 0.2.1'] = (higher_net, higher_step)
+        rows['higher 0.2.1'] = row(
+            PlainConv4(model),
+            lambda net: higher_loss(net, regime, inputs, samples))
     except ImportError:
         pass
-
     torch.manual_seed(0)
     mtl = MODELS.build(mtl_cfg(regime))
     mtl.load_state_dict(init, strict=False)
-
-    def mtl_step(optimizer):
-        loss = mtl.loss(inputs, samples)['loss']
-        loss.backward()
-        optimizer.step()
-        return loss.item()
-
-    rows['mmmtl MTL-MAML (auto)'] = (mtl, mtl_step)
+    rows['mmmtl MTL-MAML (auto)'] = row(mtl, mmmtl_loss)
     if selected:
         rows = {k: v for k, v in rows.items() if k in selected}
     return rows
