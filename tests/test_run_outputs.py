@@ -237,10 +237,16 @@ def test_last_checkpoint_is_printed_when_no_validation_ran():
     ]
 
 
-def test_threads_option():
+def test_threads_option(monkeypatch):
+    """Without --threads: $OMP_NUM_THREADS when set (torch's own choice
+    then stands), else one thread (docs/getting_started.md)."""
     before = torch.get_num_threads()
     try:
-        assert train_tool.setup_threads(None) == before
+        torch.set_num_threads(2)
+        monkeypatch.setenv('OMP_NUM_THREADS', '2')
+        assert train_tool.setup_threads(None) == 2
+        monkeypatch.delenv('OMP_NUM_THREADS')
+        assert train_tool.setup_threads(None) == 1 == torch.get_num_threads()
         assert train_tool.setup_threads(2) == 2 == torch.get_num_threads()
         with pytest.raises(ValueError, match='--threads must be >= 1'):
             train_tool.setup_threads(0)

@@ -30,13 +30,17 @@ def add_threads_option(parser) -> None:
         type=int,
         metavar='N',
         help='torch CPU threads of this process (torch.set_num_threads); '
-        'default: $OMP_NUM_THREADS if set, else torch\'s default (one per '
-        'physical core). See docs/getting_started.md on busy machines')
+        'default: $OMP_NUM_THREADS if set, else 1 (two 2-thread jobs on a '
+        '2-core machine run 5x slower each; see docs/getting_started.md)')
 
 
 def setup_threads(threads: Optional[int]) -> int:
-    """Apply ``--threads``: without it torch keeps its own choice, which
-    follows $OMP_NUM_THREADS when that is set. Returns the thread count."""
+    """Apply ``--threads``; without it $OMP_NUM_THREADS when set, else one
+    thread: measured on our 2 cores (benchmarks/thread_contention.py), 2
+    threads make a job alone 1.25x faster but two such jobs side by side 5x
+    slower each, where two 1-thread jobs lose 8%. Returns the count."""
+    if threads is None and not os.environ.get('OMP_NUM_THREADS'):
+        threads = 1
     if threads is not None:
         if threads < 1:
             raise ValueError(f'--threads must be >= 1, got {threads}')
