@@ -1,22 +1,36 @@
 #!/usr/bin/env bash
-# Eshratifar et al.'s Table 1 on real miniImageNet, on the 32x32 CPU protocol
-# (configs/_base_/datasets/mini_imagenet_32px.py; a labelled reduction of
-# their 84x84 setting): Transfer, ProtoNet, Reptile, MTL-Reptile, MAML and
-# MTL-MAML (Conv4-32 each), each trained for the same BUDGET minutes of
-# training iterations on one CPU thread (--time-budget --fit-schedule), then
-# meta-tested on the same seeded episodes of the 36 unseen classes
-# (split 'val+test', as the paper) at 5 / 20 / 35 ways x 1 / 5 / 100 shots.
-#   bash benchmarks/mini_imagenet_table1.sh train   # the six trainings
-#   bash benchmarks/mini_imagenet_table1.sh test    # the meta-tests
+# The real-miniImageNet study on the 32x32 CPU protocol
+# (configs/_base_/datasets/mini_imagenet_32px.py; a labelled reduction of the
+# published 84x84 setting), every model Conv4-32, trained for the same BUDGET
+# minutes of training iterations (--time-budget --fit-schedule), counted on
+# the process's CPU clock (--budget-clock cpu: one thread each, so a job
+# slowed by a neighbour still computes as much).
+#   bash benchmarks/mini_imagenet_table1.sh train     # the eight trainings
+#   bash benchmarks/mini_imagenet_table1.sh variants  # MTL variants (item 6)
+#   bash benchmarks/mini_imagenet_table1.sh val       # variants on val
+#   bash benchmarks/mini_imagenet_table1.sh test      # Table 1 (val+test)
+#   bash benchmarks/mini_imagenet_table1.sh standard  # 5-way, test split
 #   python benchmarks/collect_table1.py work_dirs/mini_table1  # md/csv/png
+# Models: Transfer (Baseline), Baseline++, ProtoNet, Reptile, MTL-Reptile,
+# MAML, MTL-MAML, and Sun et al.'s MTL (scaling and shifting on the frozen
+# Baseline backbone: its BUDGET minutes come on top of the Baseline's).
+# Table 1 (Eshratifar et al.): the same seeded episodes of the 36 unseen
+# classes (split 'val+test', as the paper) at 5 / 20 / 35 ways x 1 / 5 / 100
+# shots, EPISODES (600) per 1- and 5-shot cell and EPISODES_100 (100) per
+# 100-shot cell (their support sets are 20-70x larger), QUERIES (5) queries
+# per class. Standard: the 20 test classes, 5-way 1- and 5-shot, 600 seeded
+# episodes, 15 queries per class. Variants (MTL-MAML with beta 0.5, and
+# warm-started from a Baseline trained for half the budget, then trained for
+# the other half) are compared with MTL-MAML and MAML on 600 val episodes
+# only. Model selection everywhere: the best of the in-training validations
+# (5-way 5-shot, 100 val episodes). A finished job is skipped when the script
+# is run again (delete its output to redo it).
 # Needs data/mini_imagenet (docs/datasets.md). STREAMS=2 (default) runs two
-# jobs at a time, one thread each. Meta-test: EPISODES (600) seeded episodes
-# per 1- and 5-shot cell, EPISODES_100 (100) per 100-shot cell (their
-# support sets are 20-70x larger), QUERIES (5) queries per class. Model
-# selection: the best of the in-training validations (5-way 5-shot, val).
+# jobs at a time, one thread each.
 set -euo pipefail
 OUT=${OUT:-work_dirs/mini_table1}
 BUDGET=${BUDGET:-10}
+CLOCK=${CLOCK:-cpu}
 STREAMS=${STREAMS:-2}
 EPISODES=${EPISODES:-600}
 EPISODES_100=${EPISODES_100:-100}
@@ -25,35 +39,83 @@ export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 mkdir -p "$OUT"
 
 T=configs/transfer/baseline_conv4_1xb128_mini-imagenet-32px_5way-5shot.py
+TP=configs/transfer/baseline-plus_conv4_1xb128_mini-imagenet-32px_5way-5shot.py
 P=configs/protonet/protonet_conv4_1xb1_mini-imagenet-32px_5way-5shot.py
 R=configs/reptile/reptile_conv4_1xb5_mini-imagenet-32px_5way-5shot.py
 MR=configs/mtl/mtl-reptile_conv4_1xb5_mini-imagenet-32px_5way-5shot.py
 M=configs/maml/maml_conv4_1xb4_mini-imagenet-32px_5way-5shot.py
 MM=configs/mtl/mtl-maml_conv4_1xb4_mini-imagenet-32px_5way-5shot.py
+SS=configs/mtl-ss/mtl-ss_conv4_1xb2_mini-imagenet-32px_5way-5shot.py
+# the paper's "regular SGD" head for the Baseline (Chen et al.'s test head):
+# a zero-initialised linear head fine-tuned on the frozen support features
+LINEAR=(model.finetune_cfg.head._delete_=True
+        model.finetune_cfg.head.type=LinearHead
+        model.finetune_cfg.head.zero_init=True model.finetune_cfg.init=module)
 
-train() {  # train NAME CONFIG
-    local name=$1 config=$2 work=$OUT/$1 start
-    start=$(date +%s)
-    python tools/train.py "$config" --work-dir "$work" \
-        --time-budget "$BUDGET" --fit-schedule >"$work.train.log" 2>&1
-    echo "$name: $(grep -o '[0-9]* iterations fit in' "$work.train.log" |
-        head -1) $BUDGET min, wall time $(($(date +%s) - start)) s with" \
-        "validation" | tee -a "$OUT/train_times.txt"
+best() {  # the best validation checkpoint of the run OUT/NAME
+    ls -t "$OUT/$1"/best_accuracy_mean_iter_*.pth | head -1
 }
 
-test_model() {  # test_model NAME TRAINED CONFIG [cfg-options]
-    # (results in OUT/NAME, the best checkpoint of the run OUT/TRAINED)
-    local name=$1 config=$3 work=$OUT/$1 ckpt
+train() {  # train NAME CONFIG [MINUTES [cfg-options]]
+    local name=$1 config=$2 minutes=${3:-$BUDGET} work=$OUT/$1 start
+    shift 2
+    [ $# -gt 0 ] && shift
+    if ls "$work"/best_accuracy_mean_iter_*.pth >/dev/null 2>&1; then
+        echo "$name: trained already ($work)"
+        return
+    fi
+    start=$(date +%s)
+    python tools/train.py "$config" --work-dir "$work" \
+        --time-budget "$minutes" --fit-schedule --budget-clock "$CLOCK" \
+        ${1:+--cfg-options "$@"} >"$work.train.log" 2>&1
+    echo "$name: $(grep -o '[0-9]* iterations fit in' "$work.train.log" |
+        head -1) $minutes $CLOCK min, stopped after $(grep -o \
+        'reached after [0-9]*' "$work.train.log" | grep -o '[0-9]*$' ||
+        echo '(not stopped by the budget)') iterations, wall time" \
+        "$(($(date +%s) - start)) s with validation" |
+        tee -a "$OUT/train_times.txt"
+}
+
+meta_test() {  # meta_test NAME TRAINED CONFIG TAG [tools/test.py options]
+    # (results in OUT/NAME, from the best checkpoint of the run OUT/TRAINED)
+    local name=$1 config=$3 tag=$4 work=$OUT/$1
+    local ckpt
+    ckpt=$(best "$2")
+    shift 4
+    if [ -f "$work.$tag.done" ]; then
+        echo "$name $tag: tested already"
+        return
+    fi
     mkdir -p "$work"
-    ckpt=$(ls -t "$OUT/$2"/best_accuracy_mean_iter_*.pth | head -1)
+    python tools/test.py "$config" "$ckpt" --work-dir "$work" --seed 0 "$@" \
+        >"$work.$tag.log" 2>&1 && touch "$work.$tag.done"
+}
+
+table1() {  # table1 NAME TRAINED CONFIG [cfg-options]
+    local name=$1 trained=$2 config=$3
     shift 3
     local options=(--cfg-options test_dataloader.dataset.dataset.split=val+test "$@")
-    python tools/test.py "$config" "$ckpt" --work-dir "$work" --ways 5 20 35 \
-        --shots 1 5 --queries "$QUERIES" --episodes "$EPISODES" --seed 0 \
-        "${options[@]}" >"$work.test.log" 2>&1
-    python tools/test.py "$config" "$ckpt" --work-dir "$work" --ways 5 20 35 \
-        --shots 100 --queries "$QUERIES" --episodes "$EPISODES_100" --seed 0 \
-        "${options[@]}" >"$work.test100.log" 2>&1
+    meta_test "$name" "$trained" "$config" test --ways 5 20 35 --shots 1 5 \
+        --queries "$QUERIES" --episodes "$EPISODES" "${options[@]}"
+    meta_test "$name" "$trained" "$config" test100 --ways 5 20 35 \
+        --shots 100 --queries "$QUERIES" --episodes "$EPISODES_100" \
+        "${options[@]}"
+}
+
+standard() {  # standard NAME TRAINED CONFIG [cfg-options]
+    local name=standard/$1 trained=$2 config=$3
+    shift 3
+    mkdir -p "$OUT/standard"
+    meta_test "$name" "$trained" "$config" test --ways 5 --shots 1 5 \
+        --queries 15 --episodes "$EPISODES" ${1:+--cfg-options "$@"}
+}
+
+validate() {  # validate NAME TRAINED CONFIG: 5-way 1/5-shot on val episodes
+    local name=val/$1 trained=$2 config=$3
+    mkdir -p "$OUT/val"
+    meta_test "$name" "$trained" "$config" test --ways 5 --shots 1 5 \
+        --queries 15 --episodes "$EPISODES" \
+        --cfg-options test_dataloader.dataset.dataset.split=val
 }
 
 streams() {  # run the two stream functions given, in parallel or in turn
@@ -70,27 +132,70 @@ streams() {  # run the two stream functions given, in parallel or in turn
     fi
 }
 
-train_a() { train maml "$M"; train reptile "$R"; train transfer "$T"; }
-train_b() { train mtl-maml "$MM"; train mtl-reptile "$MR"; train protonet "$P"; }
+train_a() {
+    train transfer "$T"
+    train mtl-ss "$SS" "$BUDGET" "load_from=$(best transfer)"
+    train maml "$M"
+    train reptile "$R"
+}
+train_b() {
+    train mtl-maml "$MM"
+    train mtl-reptile "$MR"
+    train protonet "$P"
+    train baseline-plus "$TP"
+}
+half=$(python -c "print($BUDGET / 2)")
+variants_a() { train mtl-maml-beta0.5 "$MM" "$BUDGET" model.beta=0.5; }
+variants_b() {
+    train transfer-half "$T" "$half"
+    train mtl-maml-warm "$MM" "$half" "load_from=$(best transfer-half)"
+}
+val_a() {
+    validate mtl-maml mtl-maml "$MM"
+    validate mtl-maml-beta0.5 mtl-maml-beta0.5 "$MM"
+    validate maml maml "$M"
+}
+val_b() {
+    validate mtl-maml-warm mtl-maml-warm "$MM"
+    validate transfer transfer "$T"
+}
 test_a() {
-    test_model maml maml "$M"
-    test_model reptile reptile "$R"
-    test_model transfer transfer "$T"
-    # the paper's "regular SGD" head: a zero-initialised linear head
-    # fine-tuned on the frozen support features
-    test_model transfer-linear transfer "$T" model.finetune_cfg.head._delete_=True \
-        model.finetune_cfg.head.type=LinearHead \
-        model.finetune_cfg.head.zero_init=True model.finetune_cfg.init=module
+    table1 maml maml "$M"
+    table1 reptile reptile "$R"
+    table1 transfer transfer "$T"
+    table1 transfer-linear transfer "$T" "${LINEAR[@]}"
 }
 test_b() {
-    test_model mtl-maml mtl-maml "$MM"
-    test_model mtl-reptile mtl-reptile "$MR"
-    test_model protonet protonet "$P"
+    table1 mtl-maml mtl-maml "$MM"
+    table1 mtl-reptile mtl-reptile "$MR"
+    table1 protonet protonet "$P"
+}
+standard_a() {
+    standard transfer-linear transfer "$T" "${LINEAR[@]}"
+    standard transfer transfer "$T"
+    standard baseline-plus baseline-plus "$TP"
+    standard maml maml "$M"
+    standard reptile reptile "$R"
+}
+standard_b() {
+    standard protonet protonet "$P"
+    standard mtl-maml mtl-maml "$MM"
+    standard mtl-reptile mtl-reptile "$MR"
+    standard mtl-ss mtl-ss "$SS"
 }
 
 case "${1:-all}" in
-train) rm -f "$OUT/train_times.txt"; streams train_a train_b ;;
+train) streams train_a train_b ;;
+variants) streams variants_a variants_b ;;
+val) streams val_a val_b ;;
 test) streams test_a test_b ;;
-all) rm -f "$OUT/train_times.txt"; streams train_a train_b; streams test_a test_b ;;
-*) echo "usage: $0 [train|test|all]" >&2; exit 2 ;;
+standard) streams standard_a standard_b ;;
+all)
+    streams train_a train_b
+    streams variants_a variants_b
+    streams val_a val_b
+    streams standard_a standard_b
+    streams test_a test_b
+    ;;
+*) echo "usage: $0 [train|variants|val|test|standard|all]" >&2; exit 2 ;;
 esac

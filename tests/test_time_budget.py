@@ -169,3 +169,24 @@ def test_fit_schedule_refuses_a_scheduler_it_cannot_stretch(
             str(tmp_path / 'work'),
             hook='minutes=1, fit_schedule=True',
             config_lines=exponential)
+
+
+def test_cpu_clock_counts_process_time_not_wall_time(tiny_omniglot, tmp_path,
+                                                     monkeypatch):
+    """clock='cpu' reads time.process_time: with the process clock at 5 s per
+    reading and a wall clock that never moves, the budget of 30 s ends the
+    run after 6 iterations; the wall clock alone would never end it."""
+    cpu = iter(range(0, 10**6, 5))
+    monkeypatch.setattr(
+        time_budget_hook, 'time',
+        types.SimpleNamespace(
+            perf_counter=lambda: 0.0, process_time=lambda: next(cpu)))
+    root, _ = tiny_omniglot
+    work = str(tmp_path / 'work')
+    train(root, work, hook="minutes=0.5, clock='cpu'")
+    assert checkpoints(work) == ['iter_2.pth', 'iter_4.pth', 'iter_6.pth']
+    with pytest.raises(ValueError, match="clock must be one of"):
+        TimeBudgetHook(minutes=1, clock='gpu')
+    # the tool's flag reaches the hook, and needs a budget
+    with pytest.raises(SystemExit):
+        train_tool.parse_args([CONFIG, '--budget-clock', 'cpu'])

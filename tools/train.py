@@ -76,6 +76,12 @@ def parse_args(argv=None):
         help='with --time-budget: rescale max_iters, the schedulers and the '
         'validation / checkpoint intervals to the iterations that fit')
     parser.add_argument(
+        '--budget-clock',
+        choices=['wall', 'cpu'],
+        default='wall',
+        help='with --time-budget: count wall time, or this process\'s CPU '
+        'time (fair budgets on a machine shared with other jobs)')
+    parser.add_argument(
         '--tensorboard',
         action='store_true',
         help='also write TensorBoard event files (TensorboardVisBackend; '
@@ -90,6 +96,8 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     if args.fit_schedule and args.time_budget is None:
         parser.error('--fit-schedule needs --time-budget')
+    if args.budget_clock != 'wall' and args.time_budget is None:
+        parser.error('--budget-clock needs --time-budget')
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     return args
 
@@ -176,7 +184,8 @@ def main(argv=None):
             dict(
                 type='TimeBudgetHook',
                 minutes=args.time_budget,
-                fit_schedule=args.fit_schedule)
+                fit_schedule=args.fit_schedule,
+                clock=args.budget_clock)
         ]
     if args.resume == 'auto':
         cfg.resume = True
