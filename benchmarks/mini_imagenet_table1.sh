@@ -60,7 +60,7 @@ train() {  # train NAME CONFIG [MINUTES [cfg-options]]
     local name=$1 config=$2 minutes=${3:-$BUDGET} work=$OUT/$1 start
     shift 2
     [ $# -gt 0 ] && shift
-    if ls "$work"/best_accuracy_mean_iter_*.pth >/dev/null 2>&1; then
+    if grep -q "^$name: " "$OUT/train_times.txt" 2>/dev/null; then
         echo "$name: trained already ($work)"
         return
     fi
@@ -148,7 +148,10 @@ half=$(python -c "print($BUDGET / 2)")
 variants_a() { train mtl-maml-beta0.5 "$MM" "$BUDGET" model.beta=0.5; }
 variants_b() {
     train transfer-half "$T" "$half"
-    train mtl-maml-warm "$MM" "$half" "load_from=$(best transfer-half)"
+    # the Baseline's backbone (its running BN statistics and 64-way head
+    # left out: a partial load on purpose)
+    train mtl-maml-warm "$MM" "$half" "load_from=$(best transfer-half)" \
+        load_from_strict=False
 }
 val_a() {
     validate mtl-maml mtl-maml "$MM"
