@@ -1,8 +1,13 @@
-"""Gather benchmarks/mini_imagenet_table1.sh's meta-test results into
-Eshratifar et al.'s Table 1 shape: a row per (ways, shots), a column per
-method (mean accuracy +- 95% CI), the paper's number beside ours, and
-whether MTL reaches the better of its two parents; as markdown, CSV and a
-PNG (accuracy vs shots, a panel per ways).
+"""Gather benchmarks/mini_imagenet_table1.sh's meta-test results:
+
+- Eshratifar et al.'s Table 1 shape (36 unseen classes): a row per (ways,
+  shots), a column per method (mean accuracy +- 95% CI), the paper's number
+  beside ours, whether MTL reaches the better of its two parents, and MTL's
+  paired difference to its meta parent on the shared episodes; markdown
+  (table1.md), CSV and a PNG (accuracy vs shots, a panel per ways);
+- the standard test split, 5-way 1- and 5-shot, every method beside the
+  published numbers (standard.md / .csv);
+- the MTL variants on validation episodes (variants.md).
 
     python benchmarks/collect_table1.py work_dirs/mini_table1
 """
@@ -44,11 +49,54 @@ PARENTS = {
 }
 TRANSFERS = ('transfer-linear', 'transfer')
 
+# the standard test split: folder -> (title, published 1-shot, 5-shot, whose)
+STANDARD = {
+    'transfer-linear': ('Baseline (linear SGD test head)', 46.06, 65.83,
+                        "MMFewShot's Baseline, Conv4"),
+    'transfer': ('Baseline (cosine centroid test head)', None, None, ''),
+    'baseline-plus': ('Baseline++', 48.24, 66.43, 'Chen et al. 2019, Conv4'),
+    'protonet': ('ProtoNet', 49.42, 68.20, 'Snell et al. 2017, Conv4'),
+    'maml': ('MAML', 48.70, 63.11,
+             'Finn et al. 2017, Conv4-32; MMFewShot 46.76 / 63.88'),
+    'mtl-maml': ('MTL-MAML', None, None, ''),
+    'reptile': ('Reptile', 47.07, 62.74, 'Nichol et al. 2018, Conv4-32'),
+    'mtl-reptile': ('MTL-Reptile', None, None, ''),
+    'mtl-ss': ("Sun et al.'s MTL (scaling and shifting)", 60.2, 74.3,
+               'Sun et al. 2019, ResNet12 pretrained on 64 classes'),
+}
+# the validation comparison of the MTL variants
+VARIANTS = {
+    'mtl-maml': 'MTL-MAML (beta 0.1, the study\'s)',
+    'mtl-maml-beta0.5': 'MTL-MAML, beta 0.5',
+    'mtl-maml-warm': 'MTL-MAML warm-started from a half-budget Baseline',
+    'maml': 'MAML',
+    'transfer': 'Baseline (cosine centroid head)',
+}
 
-def collect(out_dir: str) -> dict:
+
+def episode_accuracies(row):
+    """The row's per-episode accuracies (a list), or None where the results
+    file has none."""
+    return row.get('episode_accuracies')
+
+
+def paired(row, other):
+    """Mean paired difference row - other over the shared episodes and its
+    95% CI (1.96 population std / sqrt(E)), or None without per-episode
+    accuracies or when the episodes differ in number."""
+    a, b = episode_accuracies(row), episode_accuracies(other)
+    if not a or not b or len(a) != len(b):
+        return None
+    diffs = [x - y for x, y in zip(a, b)]
+    mean = sum(diffs) / len(diffs)
+    std = (sum((d - mean)**2 for d in diffs) / len(diffs))**0.5
+    return mean, 1.96 * std / len(diffs)**0.5
+
+
+def collect(out_dir: str, methods=METHODS) -> dict:
     """{(method, ways, shots): result row}, the newest file per cell."""
     cells = {}
-    for method in METHODS:
+    for method in methods:
         files = sorted(glob.glob(osp.join(out_dir, method,
                                           'meta_test_*.json')))
         for path in files:  # oldest first: newer results overwrite
@@ -80,7 +128,61 @@ def mtl_verdict(cells, mtl: str, ways: int, shots: int) -> str:
     if parent and best != PARENTS[mtl]:
         text += (f"; {row['accuracy_mean'] - parent['accuracy_mean']:+.2f} "
                  f'vs {PARENTS[mtl]}')
+    difference = paired(row, parent) if parent else None
+    if difference:
+        text += (f'; paired vs {PARENTS[mtl]} {difference[0]:+.2f} +- '
+                 f'{difference[1]:.2f}')
     return text + ')'
+
+
+def standard_markdown(cells) -> str:
+    """The standard split table: ours beside the published numbers."""
+    lines = [
+        '| method | 5-way 1-shot (ours) | 5-way 5-shot (ours) | published '
+        '1-shot | published 5-shot | published by |', '|---|---|---|---|---|---|'
+    ]
+    for method, (title, one, five, whose) in STANDARD.items():
+        ours = [cells.get((method, 5, shots)) for shots in (1, 5)]
+        if not any(ours):
+            continue
+        published = [f'{v:.2f}' if v is not None else '-' for v in (one,
+                                                                    five)]
+        lines.append(f'| {title} | {cell_text(ours[0])} | '
+                     f'{cell_text(ours[1])} | {published[0]} | '
+                     f'{published[1]} | {whose or "-"} |')
+    for mtl, parent in PARENTS.items():
+        for shots in (1, 5):
+            row, other = cells.get((mtl, 5, shots)), cells.get(
+                (parent, 5, shots))
+            difference = paired(row, other) if row and other else None
+            if difference:
+                lines.append(f'\n{mtl} - {parent}, 5-way {shots}-shot, paired '
+                             f'over the same episodes: {difference[0]:+.2f} '
+                             f'+- {difference[1]:.2f}')
+    return '\n'.join(lines)
+
+
+def variants_markdown(cells) -> str:
+    lines = [
+        '| model | val 5-way 1-shot | val 5-way 5-shot |', '|---|---|---|'
+    ]
+    for name, title in VARIANTS.items():
+        ours = [cells.get((name, 5, shots)) for shots in (1, 5)]
+        if any(ours):
+            lines.append(f'| {title} | {cell_text(ours[0])} | '
+                         f'{cell_text(ours[1])} |')
+    base = {s: cells.get(('mtl-maml', 5, s)) for s in (1, 5)}
+    for name in VARIANTS:
+        for shots in (1, 5):
+            row = cells.get((name, 5, shots))
+            difference = (paired(row, base[shots])
+                          if row and base[shots] and name != 'mtl-maml'
+                          else None)
+            if difference:
+                lines.append(f'\n{name} - mtl-maml, 5-way {shots}-shot, '
+                             f'paired: {difference[0]:+.2f} +- '
+                             f'{difference[1]:.2f}')
+    return '\n'.join(lines)
 
 
 def markdown(cells) -> str:
@@ -117,22 +219,29 @@ def markdown(cells) -> str:
     return '\n'.join(lines)
 
 
-def write_csv(cells, path: str) -> None:
+def write_csv(cells, path: str, paper=True) -> None:
     with open(path, 'w', newline='') as f:
         writer = csv.writer(f)
         writer.writerow([
             'method', 'ways', 'shots', 'episodes', 'queries',
-            'accuracy_mean', 'accuracy_ci95', 'accuracy_std', 'paper'
+            'accuracy_mean', 'accuracy_ci95', 'accuracy_std', 'published',
+            'paired_vs_meta_parent', 'paired_ci95'
         ])
         for (method, ways, shots), row in sorted(cells.items()):
-            paper = ''
-            if method in PAPER_COLUMNS and (ways, shots) in PAPER:
-                paper = PAPER[(ways, shots)][PAPER_COLUMNS.index(method)]
+            published = ''
+            if paper and method in PAPER_COLUMNS and (ways, shots) in PAPER:
+                published = PAPER[(ways, shots)][PAPER_COLUMNS.index(method)]
+            elif not paper and method in STANDARD:
+                published = STANDARD[method][1 if shots == 1 else 2] or ''
+            difference = (paired(row, cells[(PARENTS[method], ways, shots)])
+                          if (PARENTS.get(method), ways, shots) in cells
+                          else None)
             writer.writerow([
                 method, ways, shots, row['num_episodes'],
                 row.get('num_queries', ''), f"{row['accuracy_mean']:.4f}",
                 f"{row['accuracy_ci95']:.4f}", f"{row['accuracy_std']:.4f}",
-                paper
+                published, f'{difference[0]:.4f}' if difference else '',
+                f'{difference[1]:.4f}' if difference else ''
             ])
 
 
@@ -167,20 +276,40 @@ def plot(cells, path: str) -> None:
 def main():
     out_dir = sys.argv[1] if len(sys.argv) > 1 else 'work_dirs/mini_table1'
     cells = collect(out_dir)
-    if not cells:
-        sys.exit(f'no meta_test_*.json under {out_dir}/<method>/')
-    table = markdown(cells)
-    base = osp.join(out_dir, 'table1')
-    with open(base + '.md', 'w') as f:
-        f.write(table + '\n')
-    write_csv(cells, base + '.csv')
-    plot(cells, base + '.png')
-    print(table)
+    standard = collect(osp.join(out_dir, 'standard'), STANDARD)
+    variants = collect(osp.join(out_dir, 'val'), VARIANTS)
+    if not (cells or standard or variants):
+        sys.exit(f'no meta_test_*.json under {out_dir}/[standard/|val/]'
+                 '<method>/')
+    written = []
+    if cells:
+        table = markdown(cells)
+        base = osp.join(out_dir, 'table1')
+        with open(base + '.md', 'w') as f:
+            f.write(table + '\n')
+        write_csv(cells, base + '.csv')
+        plot(cells, base + '.png')
+        print(table)
+        written += [base + '.md', base + '.csv', base + '.png']
+    if standard:
+        table = standard_markdown(standard)
+        base = osp.join(out_dir, 'standard')
+        with open(base + '.md', 'w') as f:
+            f.write(table + '\n')
+        write_csv(standard, base + '.csv', paper=False)
+        print('\nStandard test split, 5-way:\n\n' + table)
+        written += [base + '.md', base + '.csv']
+    if variants:
+        table = variants_markdown(variants)
+        with open(osp.join(out_dir, 'variants.md'), 'w') as f:
+            f.write(table + '\n')
+        print('\nMTL variants, val episodes:\n\n' + table)
+        written.append(osp.join(out_dir, 'variants.md'))
     times = osp.join(out_dir, 'train_times.txt')
     if osp.isfile(times):
         with open(times) as f:
             print('\n' + f.read())
-    print(f'written: {base}.md, {base}.csv, {base}.png')
+    print('written: ' + ', '.join(written))
 
 
 if __name__ == '__main__':
