@@ -58,7 +58,7 @@ def test_tables_and_paired_differences(tmp_path):
         lines = f.read().splitlines()
     assert lines[0].endswith('published,paired_vs_meta_parent,paired_ci95')
     assert any(line.startswith('mtl-maml,5,1,4,15,65.0000') and
-               line.endswith(',2.5000,8.1258') for line in lines)
+               line.endswith(',2.5000,8.1257') for line in lines)
 
 
 def test_no_results_is_an_error(tmp_path):
