@@ -22,7 +22,13 @@ that all first meta-losses agree, then prints a markdown table per regime
 and thread count: median wall seconds per meta-step over ``--repeats``
 steps after one warm-up step, and the ratio to the plain loop. MTL-MAML
 (beta 0.1, transfer branch over 4112 / 64 classes) is timed beside
-mmmtl's MAML.
+mmmtl's MAML. Below each table, the roofline: the floating-point work of
+one meta-step (the plain loop's, counted by torch's FlopCounterMode:
+convolutions and matrix products, forward, backward and double backward)
+against this machine's single-precision matrix-multiply rate at the same
+thread count, i.e. the share of the CPU's attainable rate the plain loop
+already reaches and the share a 2x faster implementation of the same
+arithmetic would need.
 """
 import argparse
 import copy
@@ -280,6 +286,31 @@ def build_rows(regime: dict, selected) -> dict:
     return rows
 
 
+def meta_step_flops(regime: dict, rows: dict) -> int:
+    """Floating-point operations of one plain-loop meta-step (forward and
+    backward), as torch counts them."""
+    from torch.utils.flop_counter import FlopCounterMode
+    module, step = rows['plain torch.func loop (baseline)']
+    optimizer = torch.optim.SGD(module.parameters(), lr=0.0)
+    with FlopCounterMode(display=False) as counter:
+        optimizer.zero_grad()
+        step(optimizer)
+    return counter.get_total_flops()
+
+
+def matmul_rate(size: int = 1024, repeats: int = 10) -> float:
+    """FLOP/s of a square single-precision matrix product, the best of
+    ``repeats`` (what this CPU attains on dense arithmetic)."""
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    a @ b
+    best = float('inf')
+    for _ in range(repeats):
+        start = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - start)
+    return 2 * size**3 / best
+
+
 def time_meta_test(episodes: int) -> None:
     """Seconds for ``episodes`` Omniglot-shaped 5-way 1-shot 15-query
     meta-test episodes (adapt + predict, the loop of tools/test.py): MAML's
@@ -325,8 +356,10 @@ def main():
         regime = REGIMES[name]
         for threads in args.threads:
             torch.set_num_threads(threads)
-            results = time_rows(regime, build_rows(regime, args.rows),
-                                args.repeats)
+            rows = build_rows(regime, args.rows)
+            flops = (meta_step_flops(regime, rows)
+                     if 'plain torch.func loop (baseline)' in rows else None)
+            results = time_rows(regime, rows, args.repeats)
             maml_losses = {
                 k: v[0]
                 for k, v in results.items() if 'MTL' not in k
@@ -348,6 +381,15 @@ def main():
             maml = results.get('mmmtl auto (default)')
             if mtl and maml:
                 print(f'\nMTL-MAML / MAML iteration: {mtl[1] / maml[1]:.2f}')
+            if flops and base:
+                peak = matmul_rate()
+                rate = flops / base[1]
+                print(f'\nroofline: a meta-step is {flops / 1e9:.2f} GFLOP; '
+                      f'the plain loop runs it at {rate / 1e9:.1f} GFLOP/s, '
+                      f'{100 * rate / peak:.0f}% of this machine\'s '
+                      f'{peak / 1e9:.1f} GFLOP/s single-precision matrix '
+                      f'product ({threads} thread(s)); 2x faster would need '
+                      f'{200 * rate / peak:.0f}% of it')
     if args.meta_test_episodes:
         torch.set_num_threads(args.threads[0])
         time_meta_test(args.meta_test_episodes)
