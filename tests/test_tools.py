@@ -16,9 +16,8 @@ from conftest import (REPO, assert_row_is_the_hand_run, free_port,
                       hand_meta_test)
 from mmmtl.utils.checkpoint import load_checkpoint_file
 
-sys.path.insert(0, osp.join(REPO, 'tools'))
-import test as test_tool  # noqa: E402
-import train as train_tool  # noqa: E402
+from mmmtl.apis import test as test_tool
+from mmmtl.apis import train as train_tool
 
 CONFIG = osp.join(REPO, 'configs', 'transfer',
                   'baseline-plus_conv4_1xb128_omniglot_5way-1shot.py')
