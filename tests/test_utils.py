@@ -1,5 +1,6 @@
 """mmmtl.utils: mmengine's checkpoint loader is mmmtl's weights-only one
-after ``import mmmtl``; the CPU torchrun helpers."""
+after ``import mmmtl``; the CPU torchrun helpers; the paired comparison of
+two meta-tests."""
 import pickle
 
 import pytest
@@ -45,3 +46,43 @@ def test_cpu_distributed_helpers(monkeypatch):
         cfg = cpu_model_wrapper_cfg()
         assert cfg['device_ids'] is None
         assert cfg['type'] == 'MMDistributedDataParallel'
+
+
+def test_paired_difference_by_hand():
+    from mmmtl.utils.paired_comparison import paired_difference
+    # differences 50, 0, -50: mean 0, population std sqrt(5000 / 3)
+    diff = paired_difference([100.0, 50.0, 0.0], [50.0, 50.0, 50.0])
+    assert diff['paired_diff_mean'] == 0.0
+    assert diff['paired_diff_ci95'] == pytest.approx(
+        1.96 * (5000 / 3)**0.5 / 3**0.5, rel=1e-12)
+    assert paired_difference([80.0, 60.0], [70.0, 70.0]) == dict(
+        paired_diff_mean=0.0, paired_diff_ci95=pytest.approx(1.96 * 10 / 2**.5))
+    with pytest.raises(ValueError, match='3 accuracies vs 2'):
+        paired_difference([1.0, 2.0, 3.0], [1.0, 2.0])
+
+
+def test_pairing_refuses_other_episodes(tmp_path):
+    import json
+
+    from mmmtl.utils.paired_comparison import pairable_cells
+    cell = dict(num_ways=5, num_shots=1, num_queries=15, num_episodes=2,
+                seed=0, split='test')
+    path = str(tmp_path / 'other.json')
+
+    def other(**changes):
+        row = {**cell, 'episode_accuracies': [50.0, 60.0], **changes}
+        with open(path, 'w') as f:
+            json.dump(dict(results=[row]), f)
+
+    other()
+    assert pairable_cells([cell], path)[5, 1]['episode_accuracies'] == [
+        50.0, 60.0]
+    other(split='val')
+    with pytest.raises(ValueError, match="differs in split \\('val' there"):
+        pairable_cells([cell], path)
+    other(episode_accuracies=None)
+    with pytest.raises(ValueError, match='no per-episode accuracies'):
+        pairable_cells([cell], path)
+    other(num_shots=5)
+    with pytest.raises(ValueError, match='no \\(ways, shots\\) cell'):
+        pairable_cells([cell], path)
