@@ -1,8 +1,11 @@
 """mmmtl: few-shot image classification by meta-transfer learning."""
 from . import compat
 
-compat.apply_all()
+compat.apply_all()  # before torchvision is imported
 
+from .utils.checkpoint import register_checkpoint_loader  # noqa: E402
 from .version import __version__  # noqa: E402
+
+register_checkpoint_loader()
 
 __all__ = ['__version__']

@@ -1,31 +1,21 @@
-"""Workarounds for torch 2.13 CPU builds with the only available torchvision.
+"""The workaround for torch 2.13 CPU builds with the only available torchvision.
 
-Each fix is applied by :func:`apply_all` at ``import mmmtl`` (see
-``shared/notes/dependencies.md``); 1 and 3 are no-ops where they are not
-needed, 2 applies to every torch (an older one would unpickle fully):
+The fix is applied by :func:`apply_all` at ``import mmmtl`` (see
+``shared/notes/dependencies.md``) and is a no-op where it is not needed:
 
-1. ``torchvision_ops``: the torchvision wheel is CUDA-built; on a CPU torch its
-   op library fails to load and ``import torchvision`` raises
-   ``operator torchvision::nms does not exist``. We declare the two op schemas
-   torchvision's meta registrations need (``nms``, ``qnms``) with a pure-torch
-   CPU kernel, so transforms and models import. Image decoding uses PIL.
-2. ``checkpoint_loader``: mmengine 0.10.7 calls ``torch.load`` without
-   ``weights_only``; torch >= 2.6 then loads weights-only and refuses the
-   message hub of mmengine's own checkpoints (resume fails), while an older
-   torch would fully unpickle any file (a ``.pth`` can run code). mmengine's
-   loader for local files is replaced by
-   :func:`mmmtl.utils.checkpoint.load_checkpoint_file`: weights-only, with
-   the few types our checkpoints hold allowed for that call only, and errors
-   that name the file. torch's own default is not changed.
-3. ``cpu_distributed``: ``launcher='pytorch'`` on a machine without CUDA calls
-   ``torch.cuda.set_device``; :func:`init_cpu_distributed` starts a gloo
-   process group before the Runner is built, and
-   :func:`cpu_model_wrapper_cfg` gives a DDP wrapper without ``device_ids``.
+``torchvision_ops``: the torchvision wheel is CUDA-built; on a CPU torch its
+op library fails to load and ``import torchvision`` raises ``operator
+torchvision::nms does not exist``. We declare the two op schemas
+torchvision's meta registrations need (``nms``, ``qnms``) with a pure-torch
+CPU kernel, so transforms and models import. Image decoding uses PIL.
+
+mmmtl's own policies live in :mod:`mmmtl.utils` (weights-only checkpoint
+loading: ``mmmtl.utils.checkpoint``; torchrun on CPU ranks:
+``mmmtl.utils.distributed``).
 """
 import importlib.util
 import os
 import sys
-from typing import Optional
 
 import torch
 
@@ -97,46 +87,8 @@ def fix_torchvision_ops() -> bool:
     return True
 
 
-def fix_checkpoint_loader() -> bool:
-    """Make mmengine load local checkpoint files weights-only with mmmtl's
-    allow-list (``load_from``, ``--resume``, ``Pretrained`` init,
-    ``mmengine.runner.load_checkpoint``)."""
-    from mmengine.runner.checkpoint import CheckpointLoader
-
-    from mmmtl.utils.checkpoint import load_checkpoint_file
-    CheckpointLoader.register_scheme(
-        prefixes='', loader=load_checkpoint_file, force=True)
-    return True
-
-
-def init_cpu_distributed() -> bool:
-    """Start a gloo process group for torchrun on a machine without CUDA.
-
-    mmengine's ``init_dist('pytorch')`` calls ``torch.cuda.set_device``; when
-    the group already exists the Runner skips its own initialisation.
-    Returns True when it started the group.
-    """
-    import torch.distributed as dist
-    if torch.cuda.is_available() or 'RANK' not in os.environ:
-        return False
-    if not dist.is_initialized():
-        dist.init_process_group('gloo')
-    return True
-
-
-def cpu_model_wrapper_cfg() -> Optional[dict]:
-    """DDP wrapper config for CPU ranks (no ``device_ids``), else None."""
-    if torch.cuda.is_available():
-        return None
-    return dict(
-        type='MMDistributedDataParallel',
-        device_ids=None,
-        broadcast_buffers=False)
-
-
 def apply_all() -> dict:
-    """Apply the import-time fixes once; returns which ones were needed."""
+    """Apply the import-time fix once; returns whether it was needed."""
     if not APPLIED:
         APPLIED['torchvision_ops'] = fix_torchvision_ops()
-        APPLIED['checkpoint_loader'] = fix_checkpoint_loader()
     return APPLIED

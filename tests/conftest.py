@@ -8,6 +8,7 @@ instead of skipping, so that a broken data path cannot turn tests off
 unseen."""
 import argparse
 import copy
+import importlib.util
 import os
 import os.path as osp
 import socket
@@ -180,6 +181,17 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
         return s.getsockname()[1]
+
+
+def load_script(path: str):
+    """A script of the repository (not a package module, e.g.
+    tools/misc/gen_model_zoo.py) imported from its file, without putting its
+    folder on sys.path."""
+    name = 'mmmtl_script_' + osp.splitext(path)[0].replace('/', '_')
+    spec = importlib.util.spec_from_file_location(name, osp.join(REPO, path))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def parse_cfg_options(options) -> dict:

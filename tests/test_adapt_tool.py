@@ -2,16 +2,13 @@
 print the prediction table, write JSON, save and reload the task."""
 import json
 import os.path as osp
-import sys
 
 import pytest
 
-from conftest import REPO
 from test_apis import omniglot_model  # noqa: F401  (session fixture)
 from test_apis import write_queries, write_support
 
-sys.path.insert(0, osp.join(REPO, 'tools'))
-import adapt as adapt_tool  # noqa: E402
+from mmmtl.apis import adapt as adapt_tool
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ characters it never saw, predict, save / reload, and the error cases."""
 import os
 import os.path as osp
 import re
-import sys
 import tarfile
 
 import numpy as np
@@ -17,8 +16,7 @@ from conftest import REPO
 from mmmtl.apis import (CustomTask, ImagePreparer, find_test_dataset_cfg,
                         init_model, read_support_folder)
 
-sys.path.insert(0, osp.join(REPO, 'tools'))
-import train as train_tool  # noqa: E402
+from mmmtl.apis import train as train_tool
 
 CONFIG = osp.join(REPO, 'configs', 'transfer',
                   'baseline-plus_conv4_1xb128_omniglot_5way-1shot.py')

@@ -16,6 +16,8 @@ from mmengine.config import Config
 from PIL import Image
 
 from conftest import assert_row_is_the_hand_run, hand_meta_test
+from mmmtl.apis import test as test_api
+from mmmtl.apis import train as train_api
 from mmmtl.datasets import CUB
 from mmmtl.datasets.cub import cub_split_of
 
@@ -136,8 +138,8 @@ def test_prepare_from_archive(cub_root, tmp_path):
 
 
 def test_train_and_meta_test_tools(cub_root, tmp_path):
-    train = load_tool('tools/train.py', 'mmmtl_tools_train')
-    test = load_tool('tools/test.py', 'mmmtl_tools_test')
+    train = train_api
+    test = test_api
     config = osp.join(
         REPO, 'configs/transfer/baseline_conv4_1xb128_cub_5way-1shot.py')
     work_dir = str(tmp_path / 'work')
@@ -183,8 +185,8 @@ def test_meta_configs_train_and_meta_test_on_cub(cub_root, tmp_path, config,
                                                  model_options):
     """Episodic training on the 84x84 RGB layout (a two-block-wide Conv4 of
     4 filters: 4 x 5 x 5 = 100 features), then meta-testing."""
-    train = load_tool('tools/train.py', 'mmmtl_tools_train')
-    test = load_tool('tools/test.py', 'mmmtl_tools_test')
+    train = train_api
+    test = test_api
     work_dir = str(tmp_path / 'work')
     options = [
         f'train_dataloader.dataset.dataset.data_root={cub_root}',

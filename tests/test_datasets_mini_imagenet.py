@@ -20,6 +20,8 @@ from mmengine.dataset import Compose
 from PIL import Image
 
 from conftest import assert_row_is_the_hand_run, hand_meta_test
+from mmmtl.apis import test as test_api
+from mmmtl.apis import train as train_api
 from mmmtl.datasets import (BGRToRGB, EpisodicDataset, MiniImageNet,
                             episode_collate)
 from mmmtl.registry import MODELS, TRANSFORMS
@@ -377,8 +379,8 @@ def run_tools(config: str, root: str, work_dir: str) -> tuple:
     """3 training iterations, meta-validation and a meta-test of 2 tiny
     episodes on the fixture; returns the result JSON, the checkpoint and
     the options."""
-    train = load_tool('tools/train.py', 'mmmtl_tools_train')
-    test = load_tool('tools/test.py', 'mmmtl_tools_test')
+    train = train_api
+    test = test_api
     options = [
         f'train_dataloader.dataset.data_root={root}',
         f'val_dataloader.dataset.dataset.data_root={root}',

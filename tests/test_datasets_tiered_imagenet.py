@@ -16,6 +16,8 @@ import torch
 from mmengine.config import Config
 
 from conftest import assert_row_is_the_hand_run, hand_meta_test
+from mmmtl.apis import test as test_api
+from mmmtl.apis import train as train_api
 from mmmtl.datasets import LoadImageFromBytes, TieredImageNet
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -201,8 +203,8 @@ def test_prepare_from_archive(tiered_root, tmp_path):
 
 
 def test_train_and_meta_test_tools(tiered_root, tmp_path):
-    train = load_tool('tools/train.py', 'mmmtl_tools_train')
-    test = load_tool('tools/test.py', 'mmmtl_tools_test')
+    train = train_api
+    test = test_api
     config = osp.join(
         REPO, 'configs/transfer/'
         'baseline_conv4_1xb128_tiered-imagenet_5way-1shot.py')

@@ -4,7 +4,6 @@ class, a zero-byte image, a broken link, no queries) and asserts the clear
 error naming the file or key, and that nothing was executed or lost."""
 import csv
 import glob
-import importlib.util
 import json
 import logging
 import os
@@ -20,6 +19,9 @@ from PIL import Image
 
 from conftest import REPO, write_tiny_omniglot
 from mmmtl.apis import CustomTask, init_model
+from mmmtl.apis import adapt as adapt_tool
+from mmmtl.apis import test as test_tool
+from mmmtl.apis import train as train_tool
 from mmmtl.apis.custom_task import read_support_folder
 from mmmtl.datasets import CUB, MiniImageNet, Omniglot, TieredImageNet
 from mmmtl.registry import MODELS
@@ -32,18 +34,6 @@ CONFIGS = dict(
     maml='configs/maml/maml_conv4_1xb32_omniglot_5way-1shot.py',
     protonet='configs/protonet/protonet_conv4_1xb1_omniglot_5way-1shot.py',
     mtl='configs/mtl/mtl-maml_conv4_1xb32_omniglot_5way-1shot.py')
-
-
-def load_tool(name: str):
-    spec = importlib.util.spec_from_file_location(
-        f'mmmtl_faults_{name}', osp.join(REPO, 'tools', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-train_tool, test_tool, adapt_tool = (load_tool(n)
-                                     for n in ('train', 'test', 'adapt'))
 
 
 def write_config(path, root: str, method: str = 'maml',

@@ -6,15 +6,13 @@ import glob
 import os.path as osp
 import re
 import shutil
-import sys
 
 import pytest
 import yaml
 
-from conftest import REPO
+from conftest import REPO, load_script
 
-sys.path.insert(0, osp.join(REPO, 'tools', 'misc'))
-import gen_model_zoo  # noqa: E402
+gen_model_zoo = load_script('tools/misc/gen_model_zoo.py')
 
 METAFILES = sorted(glob.glob(osp.join(REPO, 'configs', '*', 'metafile.yml')))
 

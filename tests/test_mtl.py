@@ -7,7 +7,6 @@ computed by standalone MAML / Reptile / ProtoNet and transfer models; beta =
 custom_imports plug-ins."""
 import copy
 import os.path as osp
-import sys
 import textwrap
 
 import pytest
@@ -19,8 +18,7 @@ from conftest import REPO, random_meta_batch
 from mmmtl.registry import MODELS
 from mmmtl.utils.checkpoint import load_checkpoint_file
 
-sys.path.insert(0, osp.join(REPO, 'tools'))
-import train as train_tool  # noqa: E402
+from mmmtl.apis import train as train_tool
 from test_resume import tiny_config  # noqa: E402
 
 WAYS, SHOTS, QUERIES, TASKS, CLASSES = 3, 2, 2, 2, 7

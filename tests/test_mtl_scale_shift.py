@@ -5,7 +5,6 @@ the worst classes, and load_from of a transfer checkpoint through the
 tools."""
 import glob
 import os.path as osp
-import sys
 import types
 
 import pytest
@@ -17,14 +16,13 @@ from mmengine.optim import OptimWrapper
 
 from conftest import (REPO, assert_row_is_the_hand_run, hand_meta_test,
                       random_meta_batch)
-from mmmtl.engine import HardTaskHook
+from mmmtl.engine import HardTasks
 from mmmtl.models.scale_shift import ScaleShiftConv2d, convert_scale_shift
 from mmmtl.registry import DATASETS, MODELS
 from mmmtl.utils.checkpoint import load_checkpoint_file
 
-sys.path.insert(0, osp.join(REPO, 'tools'))
-import test as test_tool  # noqa: E402
-import train as train_tool  # noqa: E402
+from mmmtl.apis import test as test_tool
+from mmmtl.apis import train as train_tool
 
 WAYS, SHOTS, QUERIES, TASKS = 3, 2, 2, 2
 
@@ -313,7 +311,7 @@ def test_hardest_classes_are_those_with_the_lowest_query_accuracy():
     assert model.hardest_classes(5) is None
 
 
-def test_hard_task_hook_trains_a_meta_batch_of_the_hardest_classes(
+def test_hard_tasks_train_a_meta_batch_of_the_hardest_classes(
         tiny_omniglot):
     root, _ = tiny_omniglot
     episodes = DATASETS.build(
@@ -350,7 +348,7 @@ def test_hard_task_hook_trains_a_meta_batch_of_the_hardest_classes(
             torch.optim.SGD([p for p in model.parameters() if p.requires_grad],
                             lr=0.1)),
         message_hub=MessageHub.get_instance('test_hard_task_hook'))
-    HardTaskHook(interval=1).after_train_iter(runner, 6)
+    assert HardTasks(interval=1).train(runner) is not None
     (batch, ) = seen
     assert batch['img'].shape[:2] == (2, 6)
     for labels, indices in zip(batch['gt_label'], batch['indices']):
@@ -405,6 +403,9 @@ def test_load_from_a_transfer_checkpoint_and_meta_test(tiny_omniglot,
         'train_cfg.val_interval=2', *data
     ]
     train_tool.main([config, '--work-dir', work, '--cfg-options', *options])
+    # the HT config's hard-task meta-batches ran inside the loop's iterations
+    (scalars, ) = glob.glob(osp.join(work, '*', 'vis_data', 'scalars.json'))
+    assert '"hard_loss"' in open(scalars).read()
     state = load_checkpoint_file(osp.join(work, 'iter_2.pth'))['state_dict']
     convs = [
         k for k in pretrained

@@ -3,13 +3,13 @@ weights as an uninterrupted run (episode stream, optimizer state and
 scheduler restored), and it did resume: the cut run's checkpoint is left as
 it was, and perturbing the weights it stores changes the result."""
 import hashlib
-import importlib.util
 import os
 import os.path as osp
 
 import pytest
 import torch
 
+from mmmtl.apis import train as train_tool
 from mmmtl.utils.checkpoint import load_checkpoint_file
 
 
@@ -71,10 +71,6 @@ def train(config, work_dir, *options, resume=False):
     name: runners of one process started within the same second would
     otherwise share mmengine's MessageHub (logged values, kept checkpoints).
     """
-    spec = importlib.util.spec_from_file_location(
-        'mmmtl_train_tool', osp.join(REPO, 'tools', 'train.py'))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
     name = '_'.join((work_dir.parent.name, work_dir.name,
                      'resumed' if resume else str(len(options))))
     args = [
@@ -83,7 +79,7 @@ def train(config, work_dir, *options, resume=False):
     ]
     if resume:
         args += ['--resume'] + ([] if resume is True else [str(resume)])
-    tool.main(args)
+    train_tool.main(args)
 
 
 def fingerprint(path):

@@ -20,9 +20,8 @@ from mmengine.logging import MessageHub
 from conftest import REPO, write_tiny_omniglot
 from mmmtl.engine.hooks.curves_hook import plot_curves, read_scalar_logs
 
-sys.path.insert(0, osp.join(REPO, 'tools'))
-import test as test_tool  # noqa: E402
-import train as train_tool  # noqa: E402
+from mmmtl.apis import test as test_tool
+from mmmtl.apis import train as train_tool
 
 MTL = osp.join(REPO, 'configs', 'mtl',
                'mtl-maml_conv4_1xb8_omniglot_5way-1shot.py')

@@ -1,23 +1,26 @@
-"""TimeBudgetHook: training stops once its iterations have used the budget
-(final checkpoint and validation kept), and a resumed run continues the
-same budget."""
+"""FewShotTrainLoop's time budget: training stops once its iterations have
+used the budget (final checkpoint and validation kept), a resumed run
+continues the same budget, the schedule is fitted to it, and hard-task
+meta-batches are charged to it."""
 import math
 import os
 import os.path as osp
-import sys
 import types
+from collections import Counter
 
 import pytest
 import torch
+from mmengine.config import Config
+from mmengine.logging import MessageHub
+from torch.utils.data import DataLoader
 
-from conftest import REPO
-from mmmtl.engine import TimeBudgetHook
-from mmmtl.engine.hooks import time_budget_hook
+from mmmtl.apis import train as train_tool
+from mmmtl.engine import HardTaskHook
+from mmmtl.engine.loops import (FewShotTrainLoop, HardTasks, TimeBudget,
+                                stretch_loop_counts, stretch_scheduler_counts,
+                                time_budget)
 from mmmtl.utils.checkpoint import load_checkpoint_file
-
-sys.path.insert(0, osp.join(REPO, 'tools'))
-import train as train_tool  # noqa: E402
-from test_tools import CONFIG, tiny_options  # noqa: E402
+from test_tools import CONFIG, tiny_options
 
 
 @pytest.fixture
@@ -26,16 +29,19 @@ def five_seconds_per_iteration(monkeypatch):
     (one reading before, one after) takes 5 s."""
     clock = iter(range(0, 10**6, 5))
     monkeypatch.setattr(
-        time_budget_hook, 'time',
+        time_budget, 'time',
         types.SimpleNamespace(perf_counter=lambda: next(clock)))
 
 
-def train(root, work, *extra, hook='minutes=0.5', config_lines='', options=()):
+def train(root, work, *extra, budget='time_budget=0.5', config_lines='',
+          options=()):
+    """Train the tiny config for at most 100 iterations; ``budget``: the
+    FewShotTrainLoop arguments of the config (None: the command line's)."""
     config = osp.join(work + '_config.py')
     with open(config, 'w') as f:
         f.write(f'_base_ = [{CONFIG!r}]\n{config_lines}')
-        if hook:
-            f.write(f"custom_hooks = [dict(type='TimeBudgetHook', {hook})]\n")
+        if budget:
+            f.write(f"train_cfg = dict(type='FewShotTrainLoop', {budget})\n")
     train_tool.main([
         config, '--work-dir', work, *extra, '--cfg-options',
         *tiny_options(root, iters=100), 'train_cfg.val_interval=50',
@@ -83,9 +89,9 @@ def test_stops_at_the_budget_and_resumes_within_it(tiny_omniglot, tmp_path,
 
 def test_bad_budget_is_named():
     with pytest.raises(ValueError, match='minutes must be > 0'):
-        TimeBudgetHook(minutes=0)
+        TimeBudget(minutes=0)
     with pytest.raises(ValueError, match='measure_fraction'):
-        TimeBudgetHook(minutes=1, measure_fraction=1.0)
+        TimeBudget(minutes=1, measure_fraction=1.0)
 
 
 FIT = ['--time-budget', '1', '--fit-schedule']
@@ -100,7 +106,7 @@ def test_fit_schedule_stretches_the_schedule_to_the_budget(
     root, _ = tiny_omniglot
     work = str(tmp_path / 'work')
     train(
-        root, work, *FIT, hook=None, config_lines=FIT_CONFIG, options=EVERY_50)
+        root, work, *FIT, budget=None, config_lines=FIT_CONFIG, options=EVERY_50)
     # 60 s at 5 s per iteration: measured (5% of the budget, from half of
     # it) between 5 s (iteration 1) and 10 s (iteration 2), so 2 + 50 / 5 =
     # 12 iterations fit: every count of the config is scaled by 12 / 100
@@ -134,7 +140,7 @@ def test_fit_schedule_stretches_the_schedule_to_the_budget(
             '--resume',
             checkpoint,
             *FIT,
-            hook=None,
+            budget=None,
             config_lines=FIT_CONFIG,
             options=EVERY_50)
 
@@ -167,7 +173,7 @@ def test_fit_schedule_refuses_a_scheduler_it_cannot_stretch(
         train(
             root,
             str(tmp_path / 'work'),
-            hook='minutes=1, fit_schedule=True',
+            budget='time_budget=1, fit_schedule=True',
             config_lines=exponential)
 
 
@@ -178,15 +184,145 @@ def test_cpu_clock_counts_process_time_not_wall_time(tiny_omniglot, tmp_path,
     run after 6 iterations; the wall clock alone would never end it."""
     cpu = iter(range(0, 10**6, 5))
     monkeypatch.setattr(
-        time_budget_hook, 'time',
+        time_budget, 'time',
         types.SimpleNamespace(
             perf_counter=lambda: 0.0, process_time=lambda: next(cpu)))
     root, _ = tiny_omniglot
     work = str(tmp_path / 'work')
-    train(root, work, hook="minutes=0.5, clock='cpu'")
+    train(root, work, budget="time_budget=0.5, clock='cpu'")
     assert checkpoints(work) == ['iter_2.pth', 'iter_4.pth', 'iter_6.pth']
     with pytest.raises(ValueError, match="clock must be one of"):
-        TimeBudgetHook(minutes=1, clock='gpu')
-    # the tool's flag reaches the hook, and needs a budget
+        TimeBudget(minutes=1, clock='gpu')
+    # the tool's flag reaches the loop, and needs a budget
     with pytest.raises(SystemExit):
         train_tool.parse_args([CONFIG, '--budget-clock', 'cpu'])
+
+
+def test_stretch_scheduler_counts_by_hand():
+    # a cosine from 10 to 100 fitted to 12 / 100 of its length
+    assert stretch_scheduler_counts(dict(begin=10, end=100, T_max=90),
+                                    0.12) == dict(begin=1, end=12, T_max=11)
+    # milestones keep their factors; an open end stays open; periods >= 1
+    assert stretch_scheduler_counts(
+        dict(begin=0, end=math.inf, milestones=Counter({30: 1, 60: 2})),
+        0.5) == dict(begin=0, end=math.inf,
+                     milestones=Counter({15: 1, 30: 2}))
+    assert stretch_scheduler_counts(dict(begin=0, end=8000, step_size=1000),
+                                    1e-4)['step_size'] == 1
+    # linear / poly / constant: total_iters = end - begin - 1
+    assert stretch_scheduler_counts(
+        dict(begin=0, end=50, total_iters=49),
+        0.1) == dict(begin=0, end=5, total_iters=4)
+
+
+def test_stretch_loop_counts_by_hand():
+    new = stretch_loop_counts(
+        dict(
+            max_iters=100,
+            val_interval=50,
+            dynamic_milestones=[0, 40],
+            dynamic_intervals=[50, 10],
+            checkpoint_intervals=[50, 3]), 12)
+    assert new == dict(
+        max_iters=12,
+        val_interval=6,
+        dynamic_milestones=[0, 5],
+        dynamic_intervals=[6, 1],
+        checkpoint_intervals=[6, 1])
+
+
+def test_fitted_iters_measure_after_half_the_measured_share():
+    budget = TimeBudget(minutes=1, fit_schedule=True, measure_fraction=0.1)
+    # 6 s are measured, from 3 s on: at 2 s nothing, at 4 s the window
+    # opens, at 6 s (2 iterations later, 1 s each) 5 + 54 / 1 fit
+    assert budget.fitted_iters(1, 2.0) is None
+    assert budget.fitted_iters(3, 4.0) is None
+    assert budget.fitted_iters(5, 6.0) == 59
+    assert budget.seconds_per_iter(5, 6.0) == 1.0
+
+
+class CountedSteps:
+    """A model whose train steps (regular or hard-task) each take 5 s of
+    the patched clock; ``steps`` records which batches were trained."""
+
+    def __init__(self):
+        self.steps = []
+
+    def train(self):
+        pass
+
+    def train_step(self, batch, optim_wrapper=None):
+        self.steps.append(batch)
+        return {}
+
+
+class StubHardTasks(HardTasks):
+    """HardTasks whose meta-batch is the string 'hard' (no dataset)."""
+
+    def train(self, runner):
+        return runner.model.train_step('hard')
+
+
+def budget_loop(monkeypatch, interval=None):
+    model = CountedSteps()
+    monkeypatch.setattr(
+        time_budget, 'time',
+        types.SimpleNamespace(perf_counter=lambda: 5.0 * len(model.steps)))
+    logger = types.SimpleNamespace(messages=[])
+    logger.info = logger.messages.append
+    runner = types.SimpleNamespace(
+        model=model,
+        optim_wrapper=None,
+        call_hook=lambda *args, **kwargs: None,
+        message_hub=MessageHub.get_instance(f'budget_loop_{interval}'),
+        logger=logger,
+        param_schedulers=[],
+        hooks=[],
+        val_loop=None)
+    loop = FewShotTrainLoop(
+        runner,
+        DataLoader([torch.zeros(1)] * 4, batch_size=1),
+        max_iters=100,
+        time_budget=0.5)
+    if interval:
+        loop.hard_tasks = StubHardTasks(interval=interval)
+    loop.run()
+    return loop, model.steps, logger.messages
+
+
+def test_hard_task_meta_batches_are_charged_to_the_budget(monkeypatch):
+    # 30 s, 5 s per train step: 6 plain iterations
+    loop, steps, _ = budget_loop(monkeypatch)
+    assert loop.iter == 6 and 'hard' not in steps
+    # a hard-task step after every iteration: 10 s each, 3 iterations, each
+    # one's hard task right after its own meta-batch
+    loop, steps, messages = budget_loop(monkeypatch, interval=1)
+    assert loop.iter == loop.max_iters == 3
+    assert [s == 'hard' for s in steps] == [False, True] * 3
+    assert 'reached after 3 iterations' in messages[-1]
+    # after every 2nd: 5, 15, 20, 30 s
+    loop, steps, _ = budget_loop(monkeypatch, interval=2)
+    assert loop.iter == 4
+    assert [s == 'hard' for s in steps] == [False, False, True] * 2
+
+
+def test_hard_task_hook_sets_the_loops_hard_tasks():
+    with pytest.raises(TypeError, match="train_cfg.type='FewShotTrainLoop'"):
+        HardTaskHook().before_train(
+            types.SimpleNamespace(train_loop=object()))
+    with pytest.raises(ValueError, match='interval must be >= 1'):
+        HardTaskHook(interval=0)
+
+
+def test_time_budget_option_makes_the_loop_a_budgeted_one():
+    cfg = Config(dict(train_cfg=dict(type='IterBasedTrainLoop', max_iters=9)))
+    train_tool.set_time_budget(cfg, 2.5, True, 'cpu')
+    assert cfg.train_cfg == dict(
+        type='FewShotTrainLoop',
+        max_iters=9,
+        time_budget=2.5,
+        fit_schedule=True,
+        clock='cpu')
+    epochs = Config(dict(train_cfg=dict(type='EpochBasedTrainLoop')))
+    with pytest.raises(TypeError, match='iteration-based train loop'):
+        train_tool.set_time_budget(epochs, 1, False, 'wall')

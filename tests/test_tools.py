@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import matplotlib.image
+import numpy as np
 import pytest
 import torch
 
@@ -16,9 +17,8 @@ from conftest import (REPO, assert_row_is_the_hand_run, free_port,
                       hand_meta_test)
 from mmmtl.utils.checkpoint import load_checkpoint_file
 
-sys.path.insert(0, osp.join(REPO, 'tools'))
-import test as test_tool  # noqa: E402
-import train as train_tool  # noqa: E402
+from mmmtl.apis import test as test_tool
+from mmmtl.apis import train as train_tool
 
 CONFIG = osp.join(REPO, 'configs', 'transfer',
                   'baseline-plus_conv4_1xb128_omniglot_5way-1shot.py')
@@ -67,6 +67,9 @@ def test_train_then_meta_test(tiny_omniglot, tmp_path):
             CONFIG, best[0], tiny_options(root), r['num_ways'],
             r['num_shots'], episodes=7, seed=3)
         assert_row_is_the_hand_run(r, by_hand[r['num_ways'], r['num_shots']])
+        # the per-episode accuracies are kept, in episode order
+        assert r['episode_accuracies'] == pytest.approx(
+            by_hand[r['num_ways'], r['num_shots']], abs=1e-4)
     # (population and sample std differ here, so the std's kind is checked)
     assert rows[0]['accuracy_std'] > 0
     results = glob.glob(osp.join(work, 'meta_test_*.json'))
@@ -110,6 +113,49 @@ def test_train_then_meta_test(tiny_omniglot, tmp_path):
     assert_row_is_the_hand_run(moved, other_by_hand)
     assert other_by_hand != by_hand[2, 1]
     assert moved['accuracy_mean'] != rows[0]['accuracy_mean']
+    # paired with the first meta-test (4 cells): the one this run shares
+    # (2-way 1-shot) gets the mean per-episode difference (this minus that)
+    # and 1.96 * its population std / sqrt(7)
+    (paired, ) = test_tool.main([
+        CONFIG, other, '--work-dir', work, '--ways', '2', '--shots', '1',
+        '--episodes', '7', '--seed', '3', '--paired-with', results[0],
+        '--cfg-options', *tiny_options(root)
+    ])
+    diff = np.asarray(other_by_hand) - np.asarray(by_hand[2, 1])
+    assert paired['paired_diff_mean'] == pytest.approx(diff.mean(), abs=1e-4)
+    assert paired['paired_diff_ci95'] == pytest.approx(
+        1.96 * diff.std(ddof=0) / np.sqrt(7), abs=1e-4)
+    assert paired['paired_diff_ci95'] > 0
+    newest = max(glob.glob(osp.join(work, 'meta_test_*.json')),
+                 key=osp.getmtime)
+    saved = json.load(open(newest))
+    assert saved['paired_with'] == results[0]
+    assert saved['results'][0]['paired_diff_mean'] == paired[
+        'paired_diff_mean']
+    with open(newest[:-5] + '.csv') as f:
+        (line, ) = list(csv.DictReader(f))
+    assert float(line['paired_diff_ci95']) == paired['paired_diff_ci95']
+    assert (f"| {paired['paired_diff_mean']:+.2f} +- "
+            f"{paired['paired_diff_ci95']:.2f} |") in open(newest[:-5] +
+                                                           '.md').read()
+    # other episodes are refused before testing, naming the field
+    for option, field in ((['--seed', '4'], 'seed'),
+                          (['--episodes', '6'], 'num_episodes'),
+                          (['--queries', '1'], 'num_queries')):
+        episodes = {'--episodes': '7', '--seed': '3', **dict([option])}
+        with pytest.raises(ValueError, match=f'differs in {field}'):
+            test_tool.main([
+                CONFIG, other, '--work-dir', work, '--ways', '2', '--shots',
+                '1', *[w for kv in episodes.items() for w in kv],
+                '--paired-with', results[0], '--cfg-options',
+                *tiny_options(root)
+            ])
+    with pytest.raises(ValueError, match='no \\(ways, shots\\) cell in common'):
+        test_tool.main([
+            CONFIG, other, '--work-dir', work, '--ways', '3', '--shots', '1',
+            '--episodes', '7', '--seed', '3', '--paired-with', results[0],
+            '--cfg-options', *tiny_options(root)
+        ])
 
 
 def test_unknown_type_in_config_names_it(tiny_omniglot, tmp_path):

@@ -1,12 +1,12 @@
 """mmengine's Runner with mmmtl's rules for loading checkpoints and for
 non-finite weights."""
-from typing import Callable, Union
+from typing import Callable, Optional, Union
 
 import torch
 from mmengine.model import is_model_wrapper
 from mmengine.optim import OptimWrapper, OptimWrapperDict
 from mmengine.runner import Runner
-from mmengine.runner.checkpoint import _load_checkpoint
+from mmengine.runner.checkpoint import CheckpointLoader
 
 from mmmtl.registry import RUNNERS
 from mmmtl.utils.checkpoint import load_weights
@@ -33,11 +33,17 @@ class FewShotRunner(Runner):
     def load_checkpoint(self,
                         filename: str,
                         map_location: Union[str, Callable] = 'cpu',
-                        strict: bool = True,
+                        strict: Optional[bool] = None,
                         revise_keys: list = [(r'^module\.', '')]):
-        """mmengine's ``load_checkpoint``, strict by default, with
-        :func:`mmmtl.utils.checkpoint.load_weights`' checks and errors."""
-        checkpoint = _load_checkpoint(filename, map_location=map_location)
+        """mmengine's ``load_checkpoint`` with
+        :func:`mmmtl.utils.checkpoint.load_weights`' checks and errors;
+        ``strict=None``: strict when resuming, else the config's
+        ``load_from_strict`` (default True)."""
+        if strict is None:
+            strict = bool(self.cfg.get('resume')) or self.cfg.get(
+                'load_from_strict', True)
+        checkpoint = CheckpointLoader.load_checkpoint(
+            filename, map_location=map_location)
         self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
         model = self.model.module if is_model_wrapper(
             self.model) else self.model
@@ -48,21 +54,11 @@ class FewShotRunner(Runner):
             strict=strict,
             config=self.cfg.filename,
             revise_keys=revise_keys)
+        # as Runner.load_checkpoint does (no public setter): load_or_resume
+        # then skips loading again
         self._has_loaded = True
         self.logger.info(f'Load checkpoint from {filename}')
         return checkpoint
-
-    def load_or_resume(self) -> None:
-        """``load_from`` follows the config's ``load_from_strict`` (default
-        True); resuming is always strict."""
-        if self._has_loaded:
-            return None
-        if self._load_from is not None and not self._resume:
-            self.load_checkpoint(
-                self._load_from,
-                strict=self.cfg.get('load_from_strict', True))
-            return None
-        return super().load_or_resume()
 
     def build_optim_wrapper(self, optim_wrapper):
         wrapper = super().build_optim_wrapper(optim_wrapper)

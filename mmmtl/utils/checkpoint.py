@@ -7,9 +7,9 @@ mmmtl never fully unpickles a file a user may have been handed:
 only for the duration of that call, allows the few types an mmengine
 checkpoint of ours holds besides tensors (mmengine's ``HistoryBuffer`` of
 the message hub, numpy arrays, dtypes and scalars). torch's own default is
-left as it is. ``mmmtl.compat`` registers this function as mmengine's loader
-for local files, so ``load_from``, ``--resume``, ``init_cfg=Pretrained`` and
-``mmengine.runner.load_checkpoint`` use it too.
+left as it is. :func:`register_checkpoint_loader` (run at ``import mmmtl``)
+makes it mmengine's loader for local files, so ``load_from``, ``--resume``,
+``init_cfg=Pretrained`` and ``mmengine.runner.load_checkpoint`` use it too.
 """
 import logging
 import os
@@ -194,3 +194,16 @@ def load_weights(model: torch.nn.Module,
             f'({_listed(unexpected)})',
             logger='current',
             level=logging.WARNING)
+
+
+def register_checkpoint_loader() -> None:
+    """Make :func:`load_checkpoint_file` mmengine's loader for local files,
+    so that ``load_from``, ``--resume``, ``init_cfg=Pretrained`` and
+    ``mmengine.runner.load_checkpoint`` read weights-only (mmengine 0.10.7
+    calls ``torch.load`` without ``weights_only``: torch >= 2.6 then refuses
+    the message hub of its own checkpoints, an older torch would fully
+    unpickle any file). Called at ``import mmmtl``; torch's own default is
+    not changed."""
+    from mmengine.runner.checkpoint import CheckpointLoader
+    CheckpointLoader.register_scheme(
+        prefixes='', loader=load_checkpoint_file, force=True)

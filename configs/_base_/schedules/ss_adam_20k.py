@@ -5,6 +5,6 @@ param_scheduler = [
     dict(type='StepLR', by_epoch=False, step_size=1000, gamma=0.5)
 ]
 train_cfg = dict(
-    type='IterBasedTrainLoop', max_iters=20000, val_interval=1000)
+    type='FewShotTrainLoop', max_iters=20000, val_interval=1000)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')

@@ -1,9 +1,5 @@
 from .curves_hook import TrainingCurvesHook
 from .hard_task_hook import HardTaskHook
 from .meta_test_progress_hook import MetaTestProgressHook
-from .time_budget_hook import TimeBudgetHook
 
-__all__ = [
-    'HardTaskHook', 'MetaTestProgressHook', 'TimeBudgetHook',
-    'TrainingCurvesHook'
-]
+__all__ = ['HardTaskHook', 'MetaTestProgressHook', 'TrainingCurvesHook']

@@ -1,65 +1,30 @@
-"""Hard-task (HT) meta-batches (Sun et al., "Meta-Transfer Learning for
-Few-Shot Learning", CVPR 2019)."""
+"""Switch on hard-task (HT) meta-batches (Sun et al., CVPR 2019)."""
 from typing import Optional
 
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
 
-from mmmtl.datasets.episodes import episode_collate
+from mmmtl.engine.loops import FewShotTrainLoop, HardTasks
 from mmmtl.registry import HOOKS
 
 
 @HOOKS.register_module()
 class HardTaskHook(Hook):
-    """After every ``interval`` meta-batches, train one more meta-batch of
-    ``num_tasks`` episodes over the N classes that the last meta-batch
-    classified worst (lowest query accuracy), with new images.
-
-    The model must offer ``hardest_classes(num)`` (as
-    :class:`MTLScaleShift`). The episodes are drawn from the training
-    :class:`EpisodicDataset` by the stream (``seed``, iteration), so a run is
-    reproducible and resumable.
-
-    Args:
-        interval: iterations between HT meta-batches.
-        num_tasks: episodes per HT meta-batch (default: the training
-            meta-batch size).
-        seed: seed of the HT image stream.
+    """Give the train loop :class:`HardTasks` ``(interval, num_tasks,
+    seed)``: after every ``interval`` meta-batches, one more over the
+    classes the last one classified worst. The loop trains them inside its
+    iterations (so a time budget counts them); this hook only sets the
+    loop's public ``hard_tasks``, which needs a :class:`FewShotTrainLoop`.
     """
-
-    priority = 'LOW'
 
     def __init__(self,
                  interval: int = 1,
                  num_tasks: Optional[int] = None,
                  seed: int = 1) -> None:
-        if interval < 1:
-            raise ValueError(f'HardTaskHook: interval must be >= 1, got '
-                             f'{interval}')
-        self.interval = interval
-        self.num_tasks = num_tasks
-        self.seed = seed
+        self.hard_tasks = HardTasks(interval, num_tasks, seed)
 
-    def after_train_iter(self,
-                         runner,
-                         batch_idx: int,
-                         data_batch=None,
-                         outputs=None) -> None:
-        if not self.every_n_train_iters(runner, self.interval):
-            return
-        model = runner.model.module if is_model_wrapper(
-            runner.model) else runner.model
-        episodes = runner.train_dataloader.dataset
-        classes = model.hardest_classes(episodes.num_ways)
-        if classes is None:
-            return
-        num_tasks = self.num_tasks or runner.train_dataloader.batch_size
-        batch = episode_collate([
-            episodes.episode_of_classes(classes, self.seed,
-                                        runner.iter * num_tasks + t)
-            for t in range(num_tasks)
-        ])
-        logs = runner.model.train_step(
-            batch, optim_wrapper=runner.optim_wrapper)
-        for key, value in logs.items():
-            runner.message_hub.update_scalar(f'train/hard_{key}', value)
+    def before_train(self, runner) -> None:
+        if not isinstance(runner.train_loop, FewShotTrainLoop):
+            raise TypeError(
+                'HardTaskHook needs train_cfg.type=\'FewShotTrainLoop\', got '
+                f'{type(runner.train_loop).__name__}')
+        runner.train_loop.hard_tasks = self.hard_tasks

@@ -16,8 +16,9 @@ def format_seconds(seconds: float) -> str:
 @HOOKS.register_module()
 class MetaTestProgressHook(Hook):
     """Log ``[cell i/n] W-way K-shot: episode k/E, ETA cell h:mm:ss, all
-    ~h:mm:ss`` while ``tools/test.py`` meta-tests its cells (one
-    ``runner.test()`` per (ways, shots) setting).
+    ~h:mm:ss`` while a :class:`MetaTestLoop` meta-tests its (ways, shots)
+    cells (one test epoch each; n is the loop's number of settings, 1 for
+    another test loop).
 
     The cell's ETA extrapolates its own speed; the overall one assumes that
     the cells still to come take as long per episode as the cells so far,
@@ -25,24 +26,29 @@ class MetaTestProgressHook(Hook):
     over all ranks.
 
     Args:
-        num_cells: number of ``runner.test()`` calls of this meta-test.
         interval: log every ``interval`` test batches (and the last one).
     """
 
     priority = 'BELOW_NORMAL'
 
-    def __init__(self, num_cells: int = 1, interval: int = 50) -> None:
-        if num_cells < 1 or interval < 1:
-            raise ValueError(f'MetaTestProgressHook: num_cells and interval '
-                             f'must be >= 1, got {num_cells}, {interval}')
-        self.num_cells = num_cells
+    def __init__(self, interval: int = 50) -> None:
+        if interval < 1:
+            raise ValueError(f'MetaTestProgressHook: interval must be >= 1, '
+                             f'got {interval}')
         self.interval = interval
+        self.num_cells = 1
         self.cell = 0
         self.done_episodes = 0  # in the finished cells
         self.done_seconds = 0.0
         self._start: Optional[float] = None
 
     def before_test(self, runner) -> None:
+        self.num_cells = len(getattr(runner.test_loop, 'settings', [None]))
+        self.cell = 0
+        self.done_episodes = 0
+        self.done_seconds = 0.0
+
+    def before_test_epoch(self, runner) -> None:
         self.cell += 1
         self._start = time.perf_counter()
 
@@ -73,6 +79,6 @@ class MetaTestProgressHook(Hook):
             f'{dataset.num_shots}-shot: episode {done}/{total}, ETA cell '
             f'{format_seconds(cell_left)}, all ~{format_seconds(all_left)}')
 
-    def after_test(self, runner) -> None:
+    def after_test_epoch(self, runner, metrics=None) -> None:
         self.done_episodes += len(runner.test_dataloader.dataset)
         self.done_seconds += time.perf_counter() - self._start

@@ -1,0 +1,120 @@
+"""``tools/adapt.py``: adapt a trained checkpoint to your own classes and
+predict new images:
+
+python tools/adapt.py CONFIG CHECKPOINT --support DIR [--query PATH ...]
+    [--save adapted.pth] [--topk K] [--json out.json]
+python tools/adapt.py --load adapted.pth --query PATH ... [--topk K]
+
+DIR holds one folder per class (DIR/<class name>/*.jpg|jpeg|png, any number
+of images each); a query PATH is an image or a folder of images.
+"""
+import argparse
+import json
+import os
+import os.path as osp
+from typing import List
+
+from mmmtl.apis import CustomTask
+from mmmtl.apis.custom_task import IMAGE_EXTENSIONS
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description='Adapt a few-shot model to the classes of a support '
+        'folder and predict query images')
+    parser.add_argument('config', nargs='?', help='config file path')
+    parser.add_argument('checkpoint', nargs='?', help='checkpoint file')
+    parser.add_argument(
+        '--support', help='folder of class folders: DIR/<class>/<image>')
+    parser.add_argument(
+        '--query', nargs='+', default=[], help='images or folders of images')
+    parser.add_argument('--save', help='write the adapted task here')
+    parser.add_argument(
+        '--load', help='adapted task written by --save (replaces CONFIG '
+        'CHECKPOINT --support)')
+    parser.add_argument(
+        '--topk', type=int, default=3, help='classes shown per image')
+    parser.add_argument('--json', help='also write the predictions here')
+    parser.add_argument('--device', default='cpu', help='e.g. cpu, cuda:0')
+    args = parser.parse_args(argv)
+    if args.load:
+        if args.config or args.checkpoint or args.support:
+            parser.error('--load replaces CONFIG CHECKPOINT --support; give '
+                         'one or the other')
+    elif not (args.config and args.checkpoint and args.support):
+        parser.error('give CONFIG CHECKPOINT --support DIR, or --load FILE')
+    if not (args.query or args.save):
+        parser.error('nothing to do: give --query and/or --save')
+    if args.topk < 1:
+        parser.error('--topk must be >= 1')
+    return args
+
+
+def expand_queries(paths: List[str]) -> List[str]:
+    """Image files named directly, and the images under named folders
+    (recursively, sorted)."""
+    images = []
+    for path in paths:
+        if osp.isdir(path):
+            found = sorted(
+                osp.join(folder, name)
+                for folder, _, names in os.walk(path) for name in names
+                if name.lower().endswith(IMAGE_EXTENSIONS))
+            if not found:
+                raise ValueError(f'query folder {path} holds no '
+                                 f'{"/".join(IMAGE_EXTENSIONS)} images')
+            images.extend(found)
+        elif osp.isfile(path):
+            images.append(path)
+        else:
+            raise FileNotFoundError(f'query image {path} does not exist')
+    return images
+
+
+def format_table(predictions: List[dict]) -> str:
+    """Markdown table: one row per query, its top-k classes with
+    probabilities."""
+    k = max(len(p['classes']) for p in predictions)
+    lines = [
+        '| query | ' + ' | '.join(f'top-{i + 1}' for i in range(k)) + ' |',
+        '|---' * (k + 1) + '|'
+    ]
+    for p in predictions:
+        cells = [f'{c} ({prob:.3f})' for c, prob in zip(p['classes'],
+                                                       p['probs'])]
+        lines.append(f"| {p['image']} | " + ' | '.join(cells) + ' |')
+    return '\n'.join(lines)
+
+
+def main(argv=None) -> List[dict]:
+    args = parse_args(argv)
+    queries = expand_queries(args.query)  # fail fast, before adapting
+    if args.load:
+        task = CustomTask.load(args.load, device=args.device)
+    else:
+        task = CustomTask.from_config(
+            args.config, args.checkpoint, device=args.device)
+        task.adapt(args.support)
+    print(f'{len(task.classes)} classes: {", ".join(task.classes)}')
+    if args.save:
+        task.save(args.save)
+        print(f'adapted task written to {args.save}')
+    if not queries:
+        return []
+    predictions = task.predict(queries, topk=args.topk)
+    print(format_table(predictions))
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump(
+                dict(
+                    config=args.config,
+                    checkpoint=args.checkpoint,
+                    adapted_task=args.load,
+                    support=args.support,
+                    classes=task.classes,
+                    predictions=predictions),
+                f,
+                indent=2)
+        print(f'predictions written to {args.json}')
+    return predictions
+

@@ -1,0 +1,90 @@
+"""``tools/test.py``: meta-test a checkpoint on seeded episodes, for one or
+several ways x shots settings (:class:`MetaTestLoop`)."""
+import argparse
+import os
+import os.path as osp
+from typing import List
+
+from mmengine.config import Config, DictAction
+
+from mmmtl.utils import (add_threads_option, finish_distributed,
+                         register_all_modules, setup_cfg, setup_threads)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='Meta-test a checkpoint')
+    parser.add_argument('config', help='config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--work-dir', help='where results go (default: '
+                        'work_dirs/<config name>)')
+    parser.add_argument('--ways', type=int, nargs='+', help='N of N-way')
+    parser.add_argument('--shots', type=int, nargs='+', help='K of K-shot')
+    parser.add_argument('--queries', type=int, help='queries per class')
+    parser.add_argument('--episodes', type=int, help='number of episodes')
+    parser.add_argument('--seed', type=int, help='episode seed')
+    parser.add_argument(
+        '--paired-with',
+        metavar='RESULTS_JSON',
+        help='another meta-test\'s meta_test_*.json: for every (ways, shots) '
+        'cell both have on the same episodes, add the mean per-episode '
+        'accuracy difference (this minus that) with its 95%% CI')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override config keys')
+    add_threads_option(parser)
+    parser.add_argument(
+        '--launcher', choices=['none', 'pytorch'], default='none')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    for name in ('ways', 'shots', 'queries', 'episodes'):
+        values = getattr(args, name)
+        if values is not None and min(
+                values if isinstance(values, list) else [values]) < 1:
+            parser.error(f'--{name} must be >= 1, got {values}')
+    if args.paired_with and not osp.isfile(args.paired_with):
+        parser.error(f'--paired-with {args.paired_with}: no such file')
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def meta_test_cfg(args, cfg: Config) -> Config:
+    """The config of the meta-test: the checkpoint loaded strictly, the
+    episode options applied to the test dataset, and ``test_cfg`` a
+    :class:`MetaTestLoop` over the ways x shots cells."""
+    if not osp.isfile(args.checkpoint):
+        raise FileNotFoundError(f'checkpoint {args.checkpoint} not found')
+    cfg.load_from = args.checkpoint
+    cfg.load_from_strict = True  # the model must be the checkpoint's
+    cfg.resume = False
+    episodes = cfg.test_dataloader['dataset']
+    if episodes.get('type') != 'EpisodicDataset':
+        raise ValueError(f'{args.config}: test_dataloader.dataset must be an '
+                         'EpisodicDataset to meta-test')
+    for key, value in (('num_queries', args.queries),
+                       ('num_episodes', args.episodes), ('seed', args.seed)):
+        if value is not None:
+            episodes[key] = value
+    cfg.test_cfg = dict(
+        type='MetaTestLoop',
+        settings=[(ways, shots)
+                  for ways in args.ways or [episodes['num_ways']]
+                  for shots in args.shots or [episodes['num_shots']]],
+        info=dict(config=args.config, checkpoint=args.checkpoint),
+        paired_with=args.paired_with)
+    return cfg
+
+
+def main(argv=None) -> List[dict]:
+    """Meta-test as ``tools/test.py`` (``argv``: its arguments); returns the
+    result rows, one per (ways, shots) cell."""
+    args = parse_args(argv)
+    setup_threads(args.threads)
+    register_all_modules()
+    from mmmtl.engine.hooks import MetaTestProgressHook
+    from mmmtl.registry import RUNNERS
+    cfg = meta_test_cfg(args, setup_cfg(args, Config.fromfile(args.config)))
+    runner = RUNNERS.build(cfg)
+    runner.register_hook(MetaTestProgressHook())
+    rows = runner.test()
+    finish_distributed()
+    return rows

@@ -1,0 +1,141 @@
+"""``tools/train.py``: train a few-shot classifier from a config."""
+import argparse
+import os
+import os.path as osp
+import shlex
+
+import torch
+from mmengine.config import Config, DictAction
+from mmengine.dist import get_rank
+
+from mmmtl.utils import (add_tensorboard, add_threads_option,
+                         finish_distributed, register_all_modules, setup_cfg,
+                         setup_threads)
+
+# the train loops whose config --time-budget turns into FewShotTrainLoop's
+ITERATION_LOOPS = ('IterBasedTrainLoop', 'FewShotTrainLoop')
+
+
+class RawDictAction(DictAction):
+    """mmengine's DictAction that also keeps the option's words as typed
+    (``<dest>_words``), to repeat them in the printed test command."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        super().__call__(parser, namespace, values, option_string)
+        words = getattr(namespace, self.dest + '_words', None) or []
+        setattr(namespace, self.dest + '_words', words + list(values))
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='Train a few-shot model')
+    parser.add_argument('config', help='config file path')
+    parser.add_argument('--work-dir', help='where logs and checkpoints go '
+                        '(default: work_dirs/<config name>)')
+    parser.add_argument(
+        '--resume',
+        nargs='?',
+        const='auto',
+        help='resume from the given checkpoint, or without a value from '
+        'the last checkpoint of the work dir')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=RawDictAction,
+        help='override config keys, e.g. train_cfg.max_iters=100')
+    parser.add_argument(
+        '--time-budget',
+        type=float,
+        metavar='MINUTES',
+        help='end training after this many minutes of training iterations '
+        '(train_cfg becomes a FewShotTrainLoop with this time_budget)')
+    parser.add_argument(
+        '--fit-schedule',
+        action='store_true',
+        help='with --time-budget: rescale max_iters, the schedulers and the '
+        'validation / checkpoint intervals to the iterations that fit')
+    parser.add_argument(
+        '--budget-clock',
+        choices=['wall', 'cpu'],
+        default='wall',
+        help='with --time-budget: count wall time, or this process\'s CPU '
+        'time (fair budgets on a machine shared with other jobs)')
+    parser.add_argument(
+        '--tensorboard',
+        action='store_true',
+        help='also write TensorBoard event files (TensorboardVisBackend; '
+        'needs pip install -e ".[tensorboard]")')
+    add_threads_option(parser)
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch'],
+        default='none',
+        help='job launcher (pytorch = torchrun)')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    if args.fit_schedule and args.time_budget is None:
+        parser.error('--fit-schedule needs --time-budget')
+    if args.budget_clock != 'wall' and args.time_budget is None:
+        parser.error('--budget-clock needs --time-budget')
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def set_time_budget(cfg: Config, minutes: float, fit_schedule: bool,
+                    clock: str) -> None:
+    """Make the config's iteration-based train loop a FewShotTrainLoop with
+    this time budget (replacing one the config had)."""
+    loop = cfg.train_cfg
+    if loop.get('type') not in ITERATION_LOOPS:
+        raise TypeError(f'--time-budget needs an iteration-based train loop '
+                        f"({' or '.join(ITERATION_LOOPS)}), got "
+                        f"{loop.get('type')}")
+    loop.update(
+        type='FewShotTrainLoop',
+        time_budget=minutes,
+        fit_schedule=fit_schedule,
+        clock=clock)
+
+
+def next_command(args, runner, test_tool: str = 'tools/test.py') -> str:
+    """What to run next: the best checkpoint by meta-validation (the last
+    checkpoint when no validation ran) and the ``test_tool`` command that
+    meta-tests it with this run's config, work dir and --cfg-options."""
+    hub = runner.message_hub
+    checkpoint = hub.get_info('best_ckpt') or hub.get_info('last_ckpt')
+    if not checkpoint:
+        return 'no checkpoint was saved (default_hooks.checkpoint)'
+    kind = 'best' if hub.get_info('best_ckpt') else 'last (no validation ran)'
+    words = ['python', osp.relpath(test_tool), args.config, checkpoint]
+    if args.work_dir:
+        words += ['--work-dir', args.work_dir]
+    if getattr(args, 'cfg_options_words', None):
+        words += ['--cfg-options', *args.cfg_options_words]
+    return (f'{kind} checkpoint: {checkpoint}\nmeta-test it with:\n'
+            f'  {shlex.join(words)}')
+
+
+def main(argv=None, test_tool: str = 'tools/test.py') -> None:
+    """Train as ``tools/train.py`` (``argv``: its arguments); the printed
+    next command runs ``test_tool`` (the tool's own sibling)."""
+    args = parse_args(argv)
+    setup_threads(args.threads)
+    register_all_modules()
+    from mmmtl.registry import RUNNERS
+    cfg = setup_cfg(args, Config.fromfile(args.config))
+    if args.tensorboard:
+        add_tensorboard(cfg)
+    if args.time_budget is not None:
+        set_time_budget(cfg, args.time_budget, args.fit_schedule,
+                        args.budget_clock)
+    if args.resume == 'auto':
+        cfg.resume = True
+        cfg.load_from = None
+    elif args.resume:
+        cfg.resume = True
+        cfg.load_from = args.resume
+    runner = RUNNERS.build(cfg)
+    runner.logger.info(f'torch threads: {torch.get_num_threads()}')
+    runner.train()
+    if get_rank() == 0:
+        print(next_command(args, runner, test_tool), flush=True)
+    finish_distributed()

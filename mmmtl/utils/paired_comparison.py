@@ -1,0 +1,72 @@
+"""Paired comparison of two meta-tests on the same episodes: the per-episode
+accuracy differences, their mean and 95% CI."""
+import json
+from typing import Dict, List, Sequence, Tuple
+
+import numpy as np
+
+from mmmtl.evaluation.metrics.few_shot_accuracy import accuracy_summary
+
+# what makes two cells' episodes the same ones (besides ways and shots, by
+# which cells are matched)
+SAME_EPISODE_FIELDS = ('seed', 'num_queries', 'num_episodes', 'split')
+
+
+def paired_difference(accuracies: Sequence[float],
+                      other: Sequence[float]) -> Dict[str, float]:
+    """Mean of the per-episode differences ``accuracies - other`` and its
+    95% CI half-width, 1.96 * population std / sqrt(E), the convention of
+    ``accuracy_ci95``."""
+    if len(accuracies) != len(other):
+        raise ValueError(f'paired comparison needs the same episodes: '
+                         f'{len(accuracies)} accuracies vs {len(other)}')
+    summary = accuracy_summary(
+        np.asarray(accuracies, dtype=np.float64) -
+        np.asarray(other, dtype=np.float64))
+    return dict(
+        paired_diff_mean=summary['accuracy_mean'],
+        paired_diff_ci95=summary['accuracy_ci95'])
+
+
+def load_paired_cells(path: str) -> Dict[Tuple[int, int], dict]:
+    """The result rows of a meta-test JSON by (ways, shots)."""
+    with open(path) as f:
+        rows = json.load(f)['results']
+    return {(r['num_ways'], r['num_shots']): r for r in rows}
+
+
+def check_same_episodes(cell: dict, other: dict, path: str) -> None:
+    """Raise ValueError naming the first field in which ``other`` (a row of
+    ``path``) was not meta-tested on ``cell``'s episodes."""
+    where = f"{cell['num_ways']}-way {cell['num_shots']}-shot"
+    for field in SAME_EPISODE_FIELDS:
+        if cell.get(field) != other.get(field):
+            raise ValueError(
+                f'paired_with={path}: the {where} cell differs in '
+                f'{field} ({other.get(field)!r} there, {cell.get(field)!r} '
+                'here), so its episodes are not these; pair meta-tests with '
+                'the same seed, queries, episodes and split')
+    if len(other.get('episode_accuracies') or []) != other['num_episodes']:
+        raise ValueError(
+            f'paired_with={path}: the {where} cell has no per-episode '
+            'accuracies (episode_accuracies; written by an older '
+            'tools/test.py?): meta-test that checkpoint again')
+
+
+def pairable_cells(cells: List[dict], path: str) -> Dict[Tuple[int, int],
+                                                          dict]:
+    """The rows of ``path`` for the planned ``cells`` it shares (each
+    checked by :func:`check_same_episodes`); ValueError when none."""
+    others = load_paired_cells(path)
+    shared = {}
+    for cell in cells:
+        key = (cell['num_ways'], cell['num_shots'])
+        if key in others:
+            check_same_episodes(cell, others[key], path)
+            shared[key] = others[key]
+    if not shared:
+        raise ValueError(
+            f'paired_with={path}: no (ways, shots) cell in common (there: '
+            f'{sorted(others)}, here: '
+            f"{[(c['num_ways'], c['num_shots']) for c in cells]})")
+    return shared
