@@ -339,7 +339,7 @@ def time_meta_test(episodes: int) -> None:
             x = torch.rand(ways * (shots + queries), 1, 28, 28,
                            generator=gen)
             state = model.adapt(x[:ways * shots], labels, ways)
-            model.predict(state, x[ways * shots:])
+            model.predict_query(state, x[ways * shots:])
         rows.append((name, time.perf_counter() - start))
     print(f'\nmeta-test: {episodes} episodes of 5-way 1-shot 15-query '
           f'(28x28), {torch.get_num_threads()} thread(s)\n')

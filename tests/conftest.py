@@ -207,7 +207,7 @@ def hand_meta_test(config, checkpoint, options=(), ways=None, shots=None,
     Runner, its test loop or the metric: the config's model built, the
     checkpoint's state_dict loaded strictly by hand, the test episodes
     rebuilt from the config with the same seed, images normalised here, and
-    each episode scored by the model's own adapt / predict, its correct
+    each episode scored by the model's own adapt / predict_query, its correct
     queries counted here. tools/test.py must report these numbers."""
     cfg = Config.fromfile(config)
     if options:
@@ -236,12 +236,21 @@ def hand_meta_test(config, checkpoint, options=(), ways=None, shots=None,
         state = model.adapt(images[:num_support],
                             item['episode_label'][:num_support],
                             item['num_ways'])
-        predicted = model.predict(state,
-                                  images[num_support:]).argmax(-1).tolist()
+        predicted = model.predict_query(
+            state, images[num_support:]).argmax(-1).tolist()
         truth = labels[num_support:]
         correct = sum(p == t for p, t in zip(predicted, truth))
         accuracies.append(100.0 * correct / len(truth))
     return accuracies
+
+
+def scored_episodes(predictions: list) -> list:
+    """Per-episode accuracies (%) of ``forward(mode='predict')``'s
+    predictions, as :class:`FewShotAccuracy` scores them."""
+    from mmmtl.evaluation import FewShotAccuracy
+    metric = FewShotAccuracy()
+    metric.process({}, predictions)
+    return metric.compute_metrics(metric.results)['accuracy_per_episode']
 
 
 def assert_row_is_the_hand_run(row: dict, accuracies: list) -> None:

@@ -8,6 +8,7 @@ import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from conftest import scored_episodes
 
 from mmmtl.models import MAML
 from mmmtl.models.batch_stats_norm import BatchStatsNorm
@@ -150,7 +151,8 @@ def test_running_policy_trains_with_loop_and_tests_with_running_stats():
     state = model.adapt(inputs[0, :6], samples['episode_label'][0, :6], WAYS)
     query = inputs[0, 6:]
     assert torch.allclose(
-        model.predict(state, query)[:1], model.predict(state, query[:1]))
+        model.predict_query(state, query)[:1],
+        model.predict_query(state, query[:1]))
 
 
 def test_bn_policy_must_match_backbone():
@@ -204,7 +206,9 @@ def test_meta_test_adapts_test_num_inner_steps_and_scores_the_queries():
     assert len(results) == TASKS
     num_support = WAYS * SHOTS
     support_accuracies = []
-    for result, x, y in zip(results, inputs, samples['episode_label']):
+    accuracies = scored_episodes(results)
+    for result, accuracy, x, y in zip(results, accuracies, inputs,
+                                      samples['episode_label']):
         adapted = hand_sgd(model, x[:num_support], y[:num_support], 5, 0.4)
         state = model.adapt(x[:num_support], y[:num_support], WAYS)
         for name, p in adapted.named_parameters():
@@ -212,17 +216,18 @@ def test_meta_test_adapts_test_num_inner_steps_and_scores_the_queries():
         two_steps = hand_sgd(model, x[:num_support], y[:num_support], 2, 0.4)
         assert not torch.allclose(state['head.fc.weight'],
                                   two_steps.head.fc.weight, atol=1e-3)
-        assert result['accuracy'] == pytest.approx(
+        assert torch.equal(result['gt_label'], y[num_support:])
+        assert accuracy == pytest.approx(
             percent_correct(adapted, x[num_support:], y[num_support:]))
         assert (result['num_ways'], result['num_shots']) == (WAYS, SHOTS)
         support_accuracies.append(
             percent_correct(adapted, x[:num_support], y[:num_support]))
     # the support set scores otherwise: the queries were scored
-    assert [r['accuracy'] for r in results] != support_accuracies
+    assert accuracies != support_accuracies
     labels = samples['episode_label'][0]
     state = model.adapt(inputs[0, :6], labels[:6], WAYS)
-    assert model.predict(state, inputs[0, 6:]).shape == (WAYS * QUERIES,
-                                                         WAYS)
+    assert model.predict_query(state, inputs[0, 6:]).shape == (
+        WAYS * QUERIES, WAYS)
     with pytest.raises(ValueError, match='3-way head'):
         model.adapt(inputs[0, :6], labels[:6], 5)
 
@@ -282,9 +287,10 @@ def test_meta_sgd_meta_gradient_matches_finite_difference(vmap):
 def test_inner_steps_lower_support_loss():
     model = build(num_inner_steps=3)
     inputs, samples = meta_batch()
-    support, labels, _, _ = model.split_episodes(inputs, samples)
+    episodes = model.split_episodes(inputs, samples)
+    support, labels = episodes.support_x, episodes.support_y
     with torch.no_grad():
-        fast = model.adapt_batch(support, labels, first_order=True)
+        fast = model.adapt_batch(episodes, first_order=True)
         after, _ = model.evaluate_batch(fast, support, labels)
         before = torch.stack([
             F.cross_entropy(model.logits(model.shared_params(), x), y)
@@ -342,7 +348,7 @@ def test_zero_head_trains_and_tests_at_any_number_of_ways():
     expected_b = model.inner_lr / len(labels) * (onehot - 1 / ways).sum(0)
     assert torch.allclose(state['head.fc.weight'], expected_w, atol=1e-12)
     assert torch.allclose(state['head.fc.bias'], expected_b, atol=1e-12)
-    assert model.predict(state, support).shape == (ways * shots, ways)
+    assert model.predict_query(state, support).shape == (ways * shots, ways)
 
 
 def test_test_batch_size_draws_seeded_class_balanced_subsets():

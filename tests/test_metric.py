@@ -1,6 +1,8 @@
 import math
 
 import pytest
+import torch
+import torch.nn.functional as F
 
 from mmmtl.evaluation import FewShotAccuracy, accuracy_summary
 
@@ -16,14 +18,32 @@ def test_ci95_by_hand():
     assert out['num_episodes'] == 4
 
 
-def test_metric_collects_episodes():
+def episode(predicted, truth, ways=2, shots=1):
+    """One episode's prediction as forward(mode='predict') returns it."""
+    pred_label = torch.tensor(predicted)
+    return dict(
+        pred_score=F.one_hot(pred_label, ways).float(),
+        pred_label=pred_label,
+        gt_label=torch.tensor(truth),
+        num_ways=ways,
+        num_shots=shots)
+
+
+def test_metric_scores_predictions_against_the_episode_labels():
     metric = FewShotAccuracy()
     metric.dataset_meta = {}
-    metric.process({}, [dict(accuracy=50.0), dict(accuracy=100.0)])
-    metric.process({}, [dict(accuracy=75.0)])
+    # 1 of 2, 2 of 2, 3 of 4 queries right
+    metric.process({}, [episode([0, 1], [1, 1]), episode([0, 1], [0, 1])])
+    metric.process({}, [episode([0, 1, 1, 0], [0, 1, 1, 1])])
     out = metric.evaluate(3)
     assert out['accuracy_mean'] == pytest.approx(75.0)
     assert out['accuracy_ci95'] == pytest.approx(
         1.96 * math.sqrt(1250 / 3) / math.sqrt(3))
+    # the paired comparisons' input: every episode, in episode order
+    assert out['accuracy_per_episode'] == [50.0, 100.0, 75.0]
+    assert list(out) == [
+        'accuracy_mean', 'accuracy_std', 'accuracy_ci95', 'num_episodes',
+        'accuracy_per_episode'
+    ]
     with pytest.raises(ValueError):
         accuracy_summary([])

@@ -328,8 +328,8 @@ def test_new_tasks_are_learned_as_the_meta_branch_learns_them(meta):
     support, labels = inputs[0, :WAYS *
                              SHOTS], samples['episode_label'][0, :WAYS * SHOTS]
     query = inputs[0, WAYS * SHOTS:]
-    scores = mtl.predict(mtl.adapt(support, labels, WAYS), query)
-    expected = alone.predict(alone.adapt(support, labels, WAYS), query)
+    scores = mtl.predict_query(mtl.adapt(support, labels, WAYS), query)
+    expected = alone.predict_query(alone.adapt(support, labels, WAYS), query)
     torch.testing.assert_close(scores, expected)
 
 

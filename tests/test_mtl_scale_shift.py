@@ -174,7 +174,7 @@ def test_meta_test_adapts_the_base_learner_only():
     assert set(state) == {'fc.weight', 'fc.bias'}
     assert not torch.equal(state['fc.weight'],
                            model.base_learner.fc.weight.detach())
-    scores = model.predict(state, inputs[0, WAYS * SHOTS:])
+    scores = model.predict_query(state, inputs[0, WAYS * SHOTS:])
     assert scores.shape == (WAYS * QUERIES, WAYS)
     with pytest.raises(ValueError, match='3-way base learner'):
         model.adapt(support, labels, 5)
@@ -226,7 +226,7 @@ def test_prototype_init_against_a_hand_written_imprinted_cosine_head():
     support = inputs[0, :ns]
     query = inputs[0, ns:]
     torch.testing.assert_close(
-        ss.predict(ss.adapt(support, labels[0, :ns], WAYS), query),
+        ss.predict_query(ss.adapt(support, labels[0, :ns], WAYS), query),
         hand_imprinted_cosine(feats[0, :ns], labels[0, :ns], feats[0, ns:],
                               7, 0.5),
         rtol=1e-9,
@@ -267,8 +267,9 @@ def test_prototype_init_at_identity_ss_is_the_transfer_baselines_test_head():
     labels = samples['episode_label'][0, :WAYS * SHOTS]
     query = inputs[0, WAYS * SHOTS:]
     torch.testing.assert_close(
-        ss.predict(ss.adapt(support, labels, WAYS), query),
-        transfer.predict(transfer.adapt(support, labels, WAYS), query))
+        ss.predict_query(ss.adapt(support, labels, WAYS), query),
+        transfer.predict_query(
+            transfer.adapt(support, labels, WAYS), query))
 
 
 def test_meta_test_takes_test_num_inner_steps_of_sgd():

@@ -3,8 +3,9 @@ meta-test protocol and per-episode batch statistics."""
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import scored_episodes
 
-from mmmtl.models.classifiers.protonet import class_means, neg_sq_distances
+from mmmtl.models.heads import class_means, neg_sq_distances
 from mmmtl.registry import MODELS
 
 WAYS, SHOTS, QUERIES = 3, 2, 2
@@ -89,11 +90,13 @@ def test_meta_test_protocol_and_any_number_of_ways():
     assert len(results) == 2
     num_support = WAYS * SHOTS
     support_scored = []
-    for result, x, y in zip(results, inputs, samples['episode_label']):
+    accuracies = scored_episodes(results)
+    for result, accuracy, x, y in zip(results, accuracies, inputs,
+                                      samples['episode_label']):
         with torch.no_grad():  # eval: running statistics, image by image
             feats = model.extract_feat(x)
         state = model.adapt(x[:num_support], y[:num_support], WAYS)
-        scores = model.predict(state, x[num_support:])
+        scores = model.predict_query(state, x[num_support:])
         expected = hand_scores(feats[:num_support], y[:num_support],
                                feats[num_support:], WAYS)
         assert scores.shape == (WAYS * QUERIES, WAYS)
@@ -101,19 +104,21 @@ def test_meta_test_protocol_and_any_number_of_ways():
         predicted = expected.argmax(1).tolist()
         correct = sum(
             p == t for p, t in zip(predicted, y[num_support:].tolist()))
-        assert result['accuracy'] == pytest.approx(
+        assert torch.equal(result['pred_score'], scores)
+        assert torch.equal(result['gt_label'], y[num_support:])
+        assert accuracy == pytest.approx(
             100.0 * correct / (WAYS * QUERIES), abs=1e-4)
         on_support = hand_scores(feats[:num_support], y[:num_support],
                                  feats[:num_support], WAYS).argmax(1)
         support_scored.append(100.0 * (on_support == y[:num_support]
                                        ).double().mean().item())
-    assert [r['accuracy'] for r in results] != support_scored
+    assert accuracies != support_scored
     labels = samples['episode_label'][0]
     two_way = model.adapt(inputs[0, :4], labels[:4], 2)
     with torch.no_grad():
         feats = model.extract_feat(inputs[0])
     assert torch.allclose(
-        model.predict(two_way, inputs[0, 6:]),
+        model.predict_query(two_way, inputs[0, 6:]),
         hand_scores(feats[:4], labels[:4], feats[6:], 2),
         rtol=1e-10,
         atol=1e-12)

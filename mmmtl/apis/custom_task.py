@@ -4,8 +4,8 @@ adapted task with weights-only loading.
 
 Works for every classifier through the meta-test protocol
 (``model.adapt(support, labels, num_ways) -> dict of tensors``,
-``model.predict(state, query) -> scores``); user images are prepared as the
-config's test images are (the dataset's own decoding, or the loading
+``model.predict_query(state, query) -> scores``); user images are prepared
+as the config's test images are (the dataset's own decoding, or the loading
 transform of the test pipeline, then the rest of that pipeline).
 """
 import inspect
@@ -232,6 +232,22 @@ class CustomTask:
         model: a classifier following the meta-test protocol, in eval mode.
         model_cfg: its config (kept to rebuild it from a saved task).
         dataset_cfg: the test dataset config (how images are prepared).
+
+    Example:
+        >>> import numpy as np, torch
+        >>> from mmmtl.models import ProtoNet
+        >>> from mmmtl.utils import register_all_modules
+        >>> register_all_modules()
+        >>> model = ProtoNet(backbone=torch.nn.Flatten()).eval()  # pixels
+        >>> task = CustomTask(model, model_cfg={}, dataset_cfg=dict(
+        ...     type='Omniglot', image_size=2, invert=False,
+        ...     pipeline=[dict(type='ImageToTensor', keys=['img'])]))
+        >>> dark = np.zeros((2, 2), np.uint8)
+        >>> bright = np.full((2, 2), 200, np.uint8)
+        >>> task.adapt([(dark, 'night'), (bright, 'day')]).classes
+        ['night', 'day']
+        >>> task.predict(np.full((2, 2), 150, np.uint8))
+        [{'image': '<image 0>', 'classes': ['day'], 'probs': [1.0]}]
     """
 
     def __init__(self, model: torch.nn.Module, model_cfg: dict,
@@ -314,8 +330,8 @@ class CustomTask:
         if not images:
             raise ValueError('predict: no images given')
         with torch.no_grad():
-            scores = self.model.predict(self.task_state,
-                                        self._inputs(images))
+            scores = self.model.predict_query(self.task_state,
+                                              self._inputs(images))
         return F.softmax(scores.float(), dim=-1).cpu()
 
     def predict(self,

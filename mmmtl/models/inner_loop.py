@@ -89,13 +89,14 @@ def inner_loop(loss_fn: Union[Callable[[Params], Tensor],
     ``torch.no_grad`` (test-time fine-tuning).
 
     Example:
-        >>> import torch, torch.nn.functional as F
-        >>> w = torch.zeros(3, 2)
-        >>> x, y = torch.randn(6, 2), torch.tensor([0, 1, 2, 0, 1, 2])
-        >>> fast = inner_loop(lambda p: F.cross_entropy(x @ p['w'].t(), y),
-        ...                   {'w': w}, num_steps=5, lr=0.5)
-        >>> fast['w'].shape
-        torch.Size([3, 2])
+        >>> import torch
+        >>> params = {'w': torch.tensor(1.0), 'b': torch.tensor(0.0)}
+        >>> fast = inner_loop(lambda p: (p['w'] + p['b'] - 3) ** 2, params,
+        ...                   num_steps=2, lr=0.25, adapt='w')
+        >>> fast['w']  # each step halves the distance to 3: 1 -> 2 -> 2.5
+        tensor(2.5000)
+        >>> fast['b']  # not adapted
+        tensor(0.)
     """
     if line_search and not first_order:
         raise ValueError('inner_loop: line_search is for first-order '

@@ -26,14 +26,25 @@ def accuracy_summary(accuracies: Sequence[float]) -> dict:
 
 @METRICS.register_module()
 class FewShotAccuracy(BaseMetric):
-    """Meta-test accuracy over episodes (percent): ``accuracy_mean``,
-    ``accuracy_std``, ``accuracy_ci95`` and ``num_episodes``."""
+    """Meta-test accuracy over episodes (percent): scores the model's
+    predictions (``forward(mode='predict')``: one dict per episode with
+    ``pred_label`` and the queries' ``gt_label``) against the episode
+    labels.
+
+    Returns ``accuracy_mean``, ``accuracy_std``, ``accuracy_ci95``,
+    ``num_episodes`` and ``accuracy_per_episode``: every episode's
+    accuracy, in the order of the episodes' indices (mmengine collects the
+    ranks' results back into dataset order), so that two models tested on
+    the same seeded episodes compare episode by episode (paired).
+    """
 
     default_prefix = ''
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
-        for result in data_samples:
-            self.results.append(result['accuracy'])
+        for episode in data_samples:
+            correct = episode['pred_label'] == episode['gt_label']
+            self.results.append(correct.float().mean().item() * 100)
 
     def compute_metrics(self, results: List[float]) -> dict:
-        return accuracy_summary(results)
+        return dict(
+            accuracy_summary(results), accuracy_per_episode=list(results))

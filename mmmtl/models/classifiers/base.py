@@ -1,6 +1,7 @@
 """The interface every few-shot classifier shares: training by ``loss`` and
 the meta-test protocol ``adapt(support) -> task state``,
-``predict(task state, query) -> scores``."""
+``predict_query(task state, query) -> scores``, which
+``forward(mode='predict')`` runs on each episode of a batch."""
 import logging
 import math
 from abc import ABCMeta, abstractmethod
@@ -12,6 +13,7 @@ from mmengine.model import BaseModel
 from torch import Tensor, nn
 
 from mmmtl.registry import MODELS
+from .episode_split import EpisodeSplit
 
 
 class BaseFewShotClassifier(BaseModel, metaclass=ABCMeta):
@@ -26,12 +28,44 @@ class BaseFewShotClassifier(BaseModel, metaclass=ABCMeta):
     Training watches the loss (:meth:`parse_losses`): a non-finite loss
     stops training at once; a loss that grows a thousandfold is logged as a
     warning.
+
+    Meta-test protocol: :meth:`adapt` learns a task from its support set
+    and returns the task state (a flat dict of tensors);
+    :meth:`predict_query` scores query images with it.
+    ``forward(mode='predict')`` (mmengine's test and validation loops) runs
+    both on each episode of a batch and returns the predictions, which
+    :class:`FewShotAccuracy` scores against the episode labels.
+
+    Example:
+        >>> import torch
+        >>> from mmmtl.models import ProtoNet
+        >>> model = ProtoNet(backbone=torch.nn.Flatten())  # pixels = features
+        >>> support = torch.tensor([0., 1., 9., 10.]).view(4, 1, 1, 1)
+        >>> state = model.adapt(support, torch.tensor([0, 0, 1, 1]),
+        ...                     num_ways=2)
+        >>> state['prototypes']
+        tensor([[0.5000],
+                [9.5000]])
+        >>> query = torch.tensor([2., 8.]).view(2, 1, 1, 1)
+        >>> model.predict_query(state, query)  # minus squared distances
+        tensor([[ -2.2500, -56.2500],
+                [-56.2500,  -2.2500]])
+        >>> episode = torch.cat([support, query]).unsqueeze(0)  # T = 1
+        >>> (prediction, ) = model(
+        ...     episode,
+        ...     dict(episode_label=torch.tensor([[0, 0, 1, 1, 0, 1]]),
+        ...          num_ways=2, num_shots=2),
+        ...     mode='predict')
+        >>> prediction['pred_label'], prediction['gt_label']
+        (tensor([0, 1]), tensor([0, 1]))
     """
 
     #: a finite loss above this factor of the first one (at least 1), or
     #: above DIVERGENCE_LIMIT, is reported (once) as diverging
     DIVERGENCE_FACTOR = 1000.0
     DIVERGENCE_LIMIT = 1e6
+    #: what :meth:`check_ways` calls the fixed-size head in its errors
+    ways_head_name = 'head'
 
     def __init__(self,
                  backbone: Union[dict, nn.Module],
@@ -96,6 +130,9 @@ class BaseFewShotClassifier(BaseModel, metaclass=ABCMeta):
                 inputs: Tensor,
                 data_samples: Optional[dict] = None,
                 mode: str = 'tensor'):
+        """mmengine's entry point: ``'loss'`` (training), ``'predict'`` (the
+        meta-test of a batch of episodes, :meth:`meta_test`) or
+        ``'tensor'`` (backbone features)."""
         if mode == 'loss':
             return self.loss(inputs, data_samples)
         if mode == 'predict':
@@ -120,38 +157,61 @@ class BaseFewShotClassifier(BaseModel, metaclass=ABCMeta):
         """
 
     @abstractmethod
-    def predict(self, task_state: Dict[str, Tensor], query: Tensor) -> Tensor:
+    def predict_query(self, task_state: Dict[str, Tensor],
+                      query: Tensor) -> Tensor:
         """Class scores [Q, num_ways] of query images for an adapted task."""
 
-    def meta_test(self, inputs: Tensor, data_samples: dict) -> List[dict]:
-        """Adapt and predict on each episode; one result dict per episode."""
-        if inputs.dim() != 5 or 'episode_label' not in data_samples:
+    def fixed_num_ways(self) -> Optional[int]:
+        """N of a head with a fixed number of rows, or None when the model
+        takes episodes of any N (the default)."""
+        return None
+
+    def check_ways(self, num_ways: int) -> None:
+        """Refuse N-way episodes that the model's head cannot score."""
+        fixed = self.fixed_num_ways()
+        if fixed is not None and num_ways != fixed:
             raise ValueError(
-                f'{type(self).__name__}: meta-testing needs episodic '
-                'batches (wrap the dataset in EpisodicDataset)')
-        ways = data_samples['num_ways']
-        shots = data_samples['num_shots']
-        num_support = ways * shots
-        if inputs.shape[1] <= num_support:
+                f'{type(self).__name__} has a {fixed}-way '
+                f'{self.ways_head_name}; got {num_ways}-way episodes')
+
+    def split_episodes(self, inputs: Tensor,
+                       data_samples: dict) -> EpisodeSplit:
+        """Support and query sets of an episodic batch, their N checked."""
+        episodes = EpisodeSplit.from_batch(inputs, data_samples,
+                                           type(self).__name__)
+        self.check_ways(episodes.num_ways)
+        return episodes
+
+    def meta_test(self, inputs: Tensor, data_samples: dict) -> List[dict]:
+        """Adapt to each episode of a batch and predict its queries.
+
+        Returns one dict per episode: ``pred_score`` [Q, N],
+        ``pred_label`` [Q], ``gt_label`` (the queries' episode labels [Q]),
+        ``num_ways`` and ``num_shots``. Episodes without queries and
+        non-finite scores raise.
+        """
+        episodes = self.split_episodes(inputs, data_samples)
+        ways, shots = episodes.num_ways, episodes.num_shots
+        if episodes.query_x.shape[1] == 0:
             raise ValueError(
                 f'{type(self).__name__}: meta-test episodes have no query '
                 f'images ({ways}-way {shots}-shot, {inputs.shape[1]} images '
                 'per episode); set num_queries >= 1')
-        results = []
-        for images, labels in zip(inputs, data_samples['episode_label']):
-            state = self.adapt(images[:num_support], labels[:num_support],
-                               ways)
-            scores = self.predict(state, images[num_support:])
+        predictions = []
+        for support_x, support_y, query_x, query_y in zip(*episodes[:4]):
+            scores = self.predict_query(
+                self.adapt(support_x, support_y, ways), query_x)
             if not torch.isfinite(scores).all():
                 raise FloatingPointError(
                     f'{type(self).__name__}: non-finite class scores in a '
                     f'{ways}-way {shots}-shot meta-test episode: the weights '
                     'or the adaptation diverged (a NaN score would count as '
                     'class 0)')
-            correct = scores.argmax(-1) == labels[num_support:]
-            results.append(
+            predictions.append(
                 dict(
-                    accuracy=correct.float().mean().item() * 100,
+                    pred_score=scores,
+                    pred_label=scores.argmax(-1),
+                    gt_label=query_y,
                     num_ways=ways,
                     num_shots=shots))
-        return results
+        return predictions

@@ -3,7 +3,8 @@ backbone plus an N-way head whose parameters are adapted to each task by
 :func:`inner_loop`."""
 from contextlib import contextmanager
 from functools import partial
-from typing import Dict, Iterator, Optional, Sequence, Tuple, Union
+from typing import (Dict, Iterator, List, Optional, Sequence, Tuple,
+                    Union)
 
 import torch
 import torch.nn as nn
@@ -12,10 +13,12 @@ from torch import Tensor
 from torch.func import functional_call
 
 from ..batch_stats_norm import convert_batch_stats_norm
+from ..head_finetune import finetune_head
 from ..heads.n_way import build_n_way_head
 from ..inner_loop import (Params, adapt_tasks, inner_loop, map_tasks,
                           select_params)
 from .base import BaseFewShotClassifier
+from .episode_split import EpisodeSplit
 
 BN_POLICIES = ('batch', 'running')
 # Automatic task batching (``vmap=None``): vmap the tasks when each brings at
@@ -261,44 +264,29 @@ class GradientMetaLearner(BaseFewShotClassifier):
                 m.track_running_stats = True
 
     # meta-training -------------------------------------------------------
-    def split_episodes(self, inputs: Tensor, data_samples: dict
-                       ) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
-        """(support images, support labels, query images, query labels) of
-        a meta-batch, each with a leading task dimension."""
-        if inputs.dim() != 5 or 'episode_label' not in data_samples:
-            raise ValueError(f'{type(self).__name__} meta-trains on episodic '
-                             'batches (EpisodicDataset + episode_collate)')
-        self._check_ways(data_samples['num_ways'])
-        num_support = data_samples['num_ways'] * data_samples['num_shots']
-        labels = data_samples['episode_label']
-        return (inputs[:, :num_support], labels[:, :num_support],
-                inputs[:, num_support:], labels[:, num_support:])
+    def fixed_num_ways(self) -> Optional[int]:
+        """The configured N, or None with ``zero_head`` (any N)."""
+        return None if self.zero_head else self.num_ways
 
-    def _check_ways(self, num_ways: int) -> None:
-        if not self.zero_head and num_ways != self.num_ways:
-            raise ValueError(
-                f'{type(self).__name__} has a {self.num_ways}-way head; got '
-                f'{num_ways}-way episodes')
-
-    def adapt_batch(self, support: Tensor, labels: Tensor,
-                    first_order: bool, with_features: bool = False):
+    def adapt_batch(self, episodes: EpisodeSplit, first_order: bool,
+                    with_features: bool = False):
         """Fast weights of each task ([T, ...], the adapted ones only) after
-        ``num_inner_steps`` steps from the shared weights; with
-        ``with_features``, also the support features [T, S, D] that the
-        first step computed at the shared weights (differentiable w.r.t.
-        them; each task normalised with its own batch statistics)."""
+        ``num_inner_steps`` steps on its support set from the shared
+        weights; with ``with_features``, also the support features
+        [T, S, D] that the first step computed at the shared weights
+        (differentiable w.r.t. them; each task normalised with its own
+        batch statistics)."""
         with self._inner_bn():
             return adapt_tasks(
                 self._support_loss_and_features
                 if with_features else self.support_loss,
-                self.shared_params(
-                    int(labels.max()) + 1 if self.zero_head else None),
-                (support, labels),
+                self.shared_params(episodes.num_ways),
+                (episodes.support_x, episodes.support_y),
                 num_steps=self.num_inner_steps,
                 lr=self.inner_lrs_by_name(),
                 adapt=self.adapt_names,
                 first_order=first_order,
-                vmap=self.use_vmap(support),
+                vmap=self.use_vmap(episodes.support_x),
                 has_aux=with_features)
 
     def evaluate_batch(self, fast: Params, images: Tensor,
@@ -322,7 +310,7 @@ class GradientMetaLearner(BaseFewShotClassifier):
     # meta-testing --------------------------------------------------------
     def adapt(self, support: Tensor, labels: Tensor,
               num_ways: int) -> Params:
-        self._check_ways(num_ways)
+        self.check_ways(num_ways)
         params = {
             n: p.detach()
             for n, p in self.shared_params(num_ways).items()
@@ -330,35 +318,70 @@ class GradientMetaLearner(BaseFewShotClassifier):
         lr = self.inner_lrs_by_name()
         if isinstance(lr, dict):
             lr = {n: v.detach() for n, v in lr.items()}
-        step_losses = [
-            partial(self.support_loss, images=support[index],
-                    labels=labels[index])
-            for index in self._test_batches(labels, num_ways,
-                                            self.test_num_inner_steps)
-        ]
+        batches = list(
+            self._test_batches(labels, num_ways, self.test_num_inner_steps))
+        adapted = select_params(params, self.adapt_names)
         with self._inner_bn():
-            fast = inner_loop(
-                step_losses,
-                params,
-                num_steps=self.test_num_inner_steps,
-                lr=lr,
-                adapt=self.adapt_names,
-                first_order=True,
-                line_search=self.test_line_search)
+            if all(n.startswith('head.') for n in adapted):
+                fast = self._finetune_head_only(params, adapted, lr, support,
+                                                labels, batches)
+            else:
+                fast = inner_loop(
+                    [
+                        partial(self.support_loss, images=support[index],
+                                labels=labels[index]) for index in batches
+                    ],
+                    params,
+                    num_steps=self.test_num_inner_steps,
+                    lr=lr,
+                    adapt=adapted,
+                    first_order=True,
+                    line_search=self.test_line_search)
         return {n: p.detach() for n, p in fast.items()}
+
+    def _finetune_head_only(self, params: Params, adapted: Sequence[str],
+                            lr: Union[float, Dict[str, Tensor]],
+                            support: Tensor, labels: Tensor,
+                            batches: List[Tensor]) -> Params:
+        """:meth:`adapt` when only head weights adapt: the backbone embeds
+        the support set once (each step's subset on its own with
+        ``test_batch_size``, normalised together as the whole-model steps
+        do), then :func:`finetune_head` steps the head on the features."""
+        embed = partial(functional_call, self.backbone,
+                        _sub_params(params, 'backbone.'))
+        with torch.no_grad():
+            if self._subsets_support(labels):
+                feats = [embed((support[index], )) for index in batches]
+                step_labels = [labels[index] for index in batches]
+            else:
+                feats, step_labels = embed((support, )), labels
+        fast = finetune_head(
+            self.head,
+            _sub_params(params, 'head.'),
+            feats,
+            step_labels,
+            self.test_num_inner_steps,
+            _sub_params(lr, 'head.') if isinstance(lr, dict) else lr,
+            adapt=[n[len('head.'):] for n in adapted],
+            line_search=self.test_line_search)
+        return {**params, **{f'head.{n}': p for n, p in fast.items()}}
+
+    def _subsets_support(self, labels: Tensor) -> bool:
+        """Whether test inner steps draw subsets of this support set."""
+        return (self.test_batch_size is not None
+                and self.test_batch_size < len(labels))
 
     def _test_batches(self, labels: Tensor, num_ways: int,
                       num_steps: int) -> Iterator[Tensor]:
         """Support indices of each test inner step: all of them, or (with
         ``test_batch_size``) a seeded class-balanced random subset."""
         everything = torch.arange(len(labels), device=labels.device)
-        size = self.test_batch_size
-        if size is None or size >= len(labels):
+        if not self._subsets_support(labels):
             for _ in range(num_steps):
                 yield everything
             return
         gen = torch.Generator().manual_seed(len(labels))
-        per_class = max(size // num_ways, 1)
+        per_class = max(self.test_batch_size // num_ways, 1)
         members = [(labels == c).nonzero().flatten().cpu()
                    for c in range(num_ways)]
         for _ in range(num_steps):
@@ -368,6 +391,6 @@ class GradientMetaLearner(BaseFewShotClassifier):
             ])
             yield chosen.to(labels.device)
 
-    def predict(self, task_state: Params, query: Tensor) -> Tensor:
+    def predict_query(self, task_state: Params, query: Tensor) -> Tensor:
         with torch.no_grad():
             return self.logits(task_state, query)

@@ -32,18 +32,16 @@ class MAML(GradientMetaLearner):
 
     def _meta_objective(self, inputs: Tensor, data_samples: dict,
                         with_features: bool) -> tuple:
-        support, support_labels, query, query_labels = self.split_episodes(
-            inputs, data_samples)
-        out = self.adapt_batch(support, support_labels, self.first_order,
-                               with_features)
+        episodes = self.split_episodes(inputs, data_samples)
+        out = self.adapt_batch(episodes, self.first_order, with_features)
         fast, feats = out if with_features else (out, None)
-        losses, accuracies = self.evaluate_batch(fast, query, query_labels)
+        losses, accuracies = self.evaluate_batch(fast, episodes.query_x,
+                                                 episodes.query_y)
         logs = dict(loss=losses.mean(), accuracy=accuracies.mean().detach())
         if not with_features:
             return logs, None, None
-        num_support = support.shape[1]
         return (logs, feats.flatten(0, 1),
-                data_samples['gt_label'][:, :num_support].flatten())
+                episodes.split(data_samples['gt_label'])[0].flatten())
 
     def loss(self, inputs: Tensor, data_samples: dict) -> Dict[str, Tensor]:
         """The MAML meta-objective of a meta-batch (differentiable w.r.t.

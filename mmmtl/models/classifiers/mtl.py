@@ -135,8 +135,9 @@ class MTL(BaseFewShotClassifier):
               num_ways: int) -> Dict[str, Tensor]:
         return self.meta_branch.adapt(support, labels, num_ways)
 
-    def predict(self, task_state: Dict[str, Tensor], query: Tensor) -> Tensor:
-        return self.meta_branch.predict(task_state, query)
+    def predict_query(self, task_state: Dict[str, Tensor],
+                      query: Tensor) -> Tensor:
+        return self.meta_branch.predict_query(task_state, query)
 
 
 def _drop_branch_backbones(module: MTL, state_dict: dict, prefix: str,

@@ -14,11 +14,12 @@ from torch import Tensor
 from torch.func import functional_call
 
 from mmmtl.registry import MODELS
+from ..head_finetune import finetune_head
 from ..heads.n_way import build_n_way_head
-from ..inner_loop import Params, inner_loop, map_tasks
+from ..heads.prototype import class_means
+from ..inner_loop import Params, map_tasks
 from ..scale_shift import convert_scale_shift
 from .base import BaseFewShotClassifier
-from .protonet import class_means
 
 BASE_LEARNER_INITS = ('meta', 'prototypes')
 
@@ -68,6 +69,8 @@ class MTLScaleShift(BaseFewShotClassifier):
             meta-learned).
     """
 
+    ways_head_name = 'base learner'
+
     def __init__(self,
                  backbone: dict,
                  base_learner: dict,
@@ -110,46 +113,30 @@ class MTLScaleShift(BaseFewShotClassifier):
 
     def _adapt_one(self, feats: Tensor, labels: Tensor, num_steps: int,
                    first_order: bool) -> Params:
-        """The inner loop of one task from :meth:`initial_params`."""
-        return inner_loop(
-            lambda p: self.base_learner_loss(p, feats, labels),
-            self.initial_params(feats, labels),
-            num_steps=num_steps,
-            lr=self.inner_lr,
-            first_order=first_order)
+        """The base learner of one task fine-tuned from
+        :meth:`initial_params`."""
+        return finetune_head(self.base_learner,
+                             self.initial_params(feats, labels), feats,
+                             labels, num_steps, self.inner_lr,
+                             first_order=first_order)
 
-    def _check_ways(self, num_ways: int) -> None:
-        if num_ways != self.num_ways:
-            raise ValueError(
-                f'MTLScaleShift has a {self.num_ways}-way base learner; got '
-                f'{num_ways}-way episodes')
-
-    def base_learner_loss(self, params: Params, feats: Tensor,
-                          labels: Tensor) -> Tensor:
-        return F.cross_entropy(
-            functional_call(self.base_learner, params, (feats, )), labels)
-
-    def _embed_episodes(self, inputs: Tensor,
-                        data_samples: dict) -> Tuple[Tensor, int]:
-        if inputs.dim() != 5 or 'episode_label' not in data_samples:
-            raise ValueError('MTLScaleShift meta-trains on episodic batches '
-                             '(EpisodicDataset + episode_collate)')
-        self._check_ways(data_samples['num_ways'])
-        feats = self.extract_feat(inputs.flatten(0, 1))
-        num_support = data_samples['num_ways'] * data_samples['num_shots']
-        return feats.unflatten(0, inputs.shape[:2]), num_support
+    def fixed_num_ways(self) -> int:
+        return self.num_ways
 
     def loss(self, inputs: Tensor, data_samples: dict) -> Dict[str, Tensor]:
         """Mean query cross-entropy over the meta-batch after the inner
         loop; records the query accuracy of each class."""
-        feats, ns = self._embed_episodes(inputs, data_samples)
-        labels = data_samples['episode_label']
+        episodes = self.split_episodes(inputs, data_samples)
+        # one backbone pass for the whole meta-batch (frozen batch norm)
+        support_f, query_f = episodes.split(
+            self.extract_feat(inputs.flatten(0, 1)).unflatten(
+                0, inputs.shape[:2]))
         fast = map_tasks(
             partial(
                 self._adapt_one,
                 num_steps=self.num_inner_steps,
                 first_order=self.first_order),
-            (feats[:, :ns], labels[:, :ns]))
+            (support_f, episodes.support_y))
 
         def evaluate(fast_t: Params, f: Tensor,
                      y: Tensor) -> Tuple[Tensor, Tensor]:
@@ -157,8 +144,9 @@ class MTLScaleShift(BaseFewShotClassifier):
             return F.cross_entropy(scores, y), scores.argmax(-1) == y
 
         losses, correct = map_tasks(evaluate,
-                                    (fast, feats[:, ns:], labels[:, ns:]))
-        self._record_class_accuracy(data_samples['gt_label'][:, ns:], correct)
+                                    (fast, query_f, episodes.query_y))
+        self._record_class_accuracy(
+            episodes.split(data_samples['gt_label'])[1], correct)
         return dict(
             loss=losses.mean(), accuracy=correct.float().mean().detach() * 100)
 
@@ -183,7 +171,7 @@ class MTLScaleShift(BaseFewShotClassifier):
         return [c for c, _ in ranked[:num]]
 
     def adapt(self, support: Tensor, labels: Tensor, num_ways: int) -> Params:
-        self._check_ways(num_ways)
+        self.check_ways(num_ways)
         # no graph to the meta-learned weights (torch.func.grad in the inner
         # loop ignores this outer no_grad)
         with torch.no_grad():
@@ -194,7 +182,7 @@ class MTLScaleShift(BaseFewShotClassifier):
                 first_order=True)
         return {n: p.detach() for n, p in fast.items()}
 
-    def predict(self, task_state: Params, query: Tensor) -> Tensor:
+    def predict_query(self, task_state: Params, query: Tensor) -> Tensor:
         with torch.no_grad():
             return functional_call(self.base_learner, task_state,
                                    (self.extract_feat(query), ))

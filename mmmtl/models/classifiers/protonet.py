@@ -7,19 +7,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from mmmtl.registry import MODELS
+from ..heads.prototype import class_means, neg_sq_distances
 from .base import BaseFewShotClassifier
-
-
-def class_means(feats: Tensor, labels: Tensor, num_ways: int) -> Tensor:
-    """Prototypes [N, D]: the mean support feature of each class."""
-    onehot = F.one_hot(labels, num_ways).to(feats.dtype)
-    return (onehot.t() @ feats) / onehot.sum(0).unsqueeze(1)
-
-
-def neg_sq_distances(feats: Tensor, prototypes: Tensor) -> Tensor:
-    """Scores [Q, N]: minus the squared Euclidean distance to each
-    prototype."""
-    return -(feats.unsqueeze(1) - prototypes.unsqueeze(0)).pow(2).sum(-1)
 
 
 @MODELS.register_module()
@@ -41,22 +30,17 @@ class ProtoNet(BaseFewShotClassifier):
     def _meta_objective(self, inputs: Tensor, data_samples: dict) -> tuple:
         """Mean query cross-entropy over the episodes of a meta-batch, the
         query accuracy (%), and every image's features [T * M, D]."""
-        if inputs.dim() != 5 or 'episode_label' not in data_samples:
-            raise ValueError('ProtoNet meta-trains on episodic batches '
-                             '(EpisodicDataset + episode_collate)')
-        num_ways = data_samples['num_ways']
-        num_support = num_ways * data_samples['num_shots']
+        episodes = self.split_episodes(inputs, data_samples)
         losses, accuracies, features = [], [], []
-        for images, labels in zip(inputs, data_samples['episode_label']):
-            feats = self.extract_feat(images)
+        for images, support_y, query_y in zip(inputs, episodes.support_y,
+                                              episodes.query_y):
+            feats = self.extract_feat(images)  # the episode's own batch
+            support_f, query_f = feats.split([len(support_y), len(query_y)])
             scores = neg_sq_distances(
-                feats[num_support:],
-                class_means(feats[:num_support], labels[:num_support],
-                            num_ways))
-            query_labels = labels[num_support:]
-            losses.append(F.cross_entropy(scores, query_labels))
+                query_f, class_means(support_f, support_y, episodes.num_ways))
+            losses.append(F.cross_entropy(scores, query_y))
             accuracies.append(
-                (scores.argmax(-1) == query_labels).float().mean() * 100)
+                (scores.argmax(-1) == query_y).float().mean() * 100)
             features.append(feats)
         return (dict(
             loss=torch.stack(losses).mean(),
@@ -82,8 +66,8 @@ class ProtoNet(BaseFewShotClassifier):
                 prototypes=class_means(
                     self.extract_feat(support), labels, num_ways))
 
-    def predict(self, task_state: Dict[str, Tensor],
-                query: Tensor) -> Tensor:
+    def predict_query(self, task_state: Dict[str, Tensor],
+                      query: Tensor) -> Tensor:
         with torch.no_grad():
             return neg_sq_distances(
                 self.extract_feat(query), task_state['prototypes'])

@@ -40,15 +40,16 @@ class Reptile(GradientMetaLearner):
         weight (adapted ones only; the others get none), the mean support
         loss and accuracy (%) at the adapted weights, and with
         ``with_features`` the support features of the first inner step."""
-        support, labels, _, _ = self.split_episodes(inputs, data_samples)
+        episodes = self.split_episodes(inputs, data_samples)
         # the adaptation needs no graph, except to keep the one of the
         # first step's features at the shared weights (MTL reuses them)
         with torch.set_grad_enabled(with_features and torch.is_grad_enabled()):
-            out = self.adapt_batch(support, labels, True, with_features)
+            out = self.adapt_batch(episodes, True, with_features)
         fast, feats = out if with_features else (out, None)
         fast = {n: p.detach() for n, p in fast.items()}
         with torch.no_grad():
-            losses, accuracies = self.evaluate_batch(fast, support, labels)
+            losses, accuracies = self.evaluate_batch(fast, episodes.support_x,
+                                                     episodes.support_y)
         shared = self.shared_params()
         update = {
             n: shared[n].detach() - p.mean(0)
@@ -60,7 +61,7 @@ class Reptile(GradientMetaLearner):
         if not with_features:
             return logs, None, None
         return (logs, feats.flatten(0, 1),
-                data_samples['gt_label'][:, :support.shape[1]].flatten())
+                episodes.split(data_samples['gt_label'])[0].flatten())
 
     def loss(self, inputs: Tensor, data_samples: dict) -> Dict[str, Tensor]:
         return self._update(inputs, data_samples, False)[0]

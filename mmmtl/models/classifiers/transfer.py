@@ -11,9 +11,10 @@ from torch import Tensor
 from torch.func import functional_call
 
 from mmmtl.registry import MODELS
-from ..inner_loop import Params, inner_loop
+from ..head_finetune import finetune_head
+from ..heads.prototype import class_means
+from ..inner_loop import Params
 from .base import BaseFewShotClassifier
-from .protonet import class_means
 
 
 @MODELS.register_module()
@@ -30,7 +31,7 @@ class TransferClassifier(BaseFewShotClassifier):
             ``CosineHead``: Baseline++).
         finetune_cfg: the test-time head: ``head`` (config without
             ``in_channels`` / ``num_classes``), ``num_steps``, ``lr`` (SGD
-            through :func:`inner_loop`), ``init``: ``'prototypes'`` (start
+            by :func:`finetune_head`), ``init``: ``'prototypes'`` (start
             from the class means: the nearest-centroid classifier) or
             ``'module'`` (the head's own initialisation).
     """
@@ -53,7 +54,7 @@ class TransferClassifier(BaseFewShotClassifier):
                 f"TransferClassifier: finetune_cfg.init must be 'prototypes'"
                 f" or 'module', got {finetune_cfg['init']!r}")
         self.finetune_cfg = copy.deepcopy(finetune_cfg)
-        self._finetune_heads: Dict[Tuple[int, int], nn.Module] = {}
+        self._test_heads: Dict[Tuple[int, int], nn.Module] = {}
 
     def loss(self, inputs: Tensor, data_samples: dict) -> Dict[str, Tensor]:
         if inputs.dim() == 5:  # episodes used as plain batches
@@ -72,45 +73,36 @@ class TransferClassifier(BaseFewShotClassifier):
             loss=F.cross_entropy(logits, labels),
             accuracy=(logits.argmax(1) == labels).float().mean() * 100)
 
-    def _finetune_head(self, in_channels: int, num_ways: int) -> nn.Module:
+    def _test_head(self, in_channels: int, num_ways: int) -> nn.Module:
         """The test-time head module for a feature size and N (built once
         per shape, kept out of the state_dict; only its structure, buffers
         and initial values are used: adaptation is functional)."""
         key = (in_channels, num_ways)
-        if key not in self._finetune_heads:
-            self._finetune_heads[key] = MODELS.build(
+        if key not in self._test_heads:
+            self._test_heads[key] = MODELS.build(
                 dict(
                     self.finetune_cfg['head'],
                     in_channels=in_channels,
                     num_classes=num_ways))
-        return self._finetune_heads[key].to(self.data_preprocessor.device)
+        return self._test_heads[key].to(self.data_preprocessor.device)
 
     def adapt(self, support: Tensor, labels: Tensor,
               num_ways: int) -> Params:
         cfg = self.finetune_cfg
         with torch.no_grad():
             feats = self.extract_feat(support)
-        head = self._finetune_head(feats.shape[1], num_ways)
+        head = self._test_head(feats.shape[1], num_ways)
         params = {n: p.detach() for n, p in head.named_parameters()}
         if cfg.get('init', 'prototypes') == 'prototypes':
             params = head.prototype_params(
                 class_means(feats, labels, num_ways))
-
-        def support_loss(p: Params) -> Tensor:
-            return F.cross_entropy(functional_call(head, p, (feats, )),
-                                   labels)
-
-        fast = inner_loop(
-            support_loss,
-            params,
-            num_steps=cfg['num_steps'],
-            lr=cfg['lr'],
-            first_order=True)
+        fast = finetune_head(head, params, feats, labels, cfg['num_steps'],
+                             cfg['lr'])
         return {n: p.detach() for n, p in fast.items()}
 
-    def predict(self, task_state: Params, query: Tensor) -> Tensor:
+    def predict_query(self, task_state: Params, query: Tensor) -> Tensor:
         with torch.no_grad():
             feats = self.extract_feat(query)
             num_ways = next(iter(task_state.values())).shape[0]
-            head = self._finetune_head(feats.shape[1], num_ways)
+            head = self._test_head(feats.shape[1], num_ways)
             return functional_call(head, task_state, (feats, ))
