@@ -248,7 +248,7 @@ def scored_episodes(predictions: list) -> list:
     """Per-episode accuracies (%) of ``forward(mode='predict')``'s
     predictions, as :class:`FewShotAccuracy` scores them."""
     from mmmtl.evaluation import FewShotAccuracy
-    metric = FewShotAccuracy()
+    metric = FewShotAccuracy(keep_episodes=True)
     metric.process({}, predictions)
     return metric.compute_metrics(metric.results)['accuracy_per_episode']
 

@@ -30,7 +30,7 @@ def episode(predicted, truth, ways=2, shots=1):
 
 
 def test_metric_scores_predictions_against_the_episode_labels():
-    metric = FewShotAccuracy()
+    metric = FewShotAccuracy(keep_episodes=True)
     metric.dataset_meta = {}
     # 1 of 2, 2 of 2, 3 of 4 queries right
     metric.process({}, [episode([0, 1], [1, 1]), episode([0, 1], [0, 1])])
@@ -44,6 +44,12 @@ def test_metric_scores_predictions_against_the_episode_labels():
     assert list(out) == [
         'accuracy_mean', 'accuracy_std', 'accuracy_ci95', 'num_episodes',
         'accuracy_per_episode'
+    ]
+    # without keep_episodes (validation), the summary only
+    plain = FewShotAccuracy()
+    plain.process({}, [episode([0, 1], [1, 1])])
+    assert list(plain.evaluate(1)) == [
+        'accuracy_mean', 'accuracy_std', 'accuracy_ci95', 'num_episodes'
     ]
     with pytest.raises(ValueError):
         accuracy_summary([])

@@ -4,21 +4,15 @@ import os.path as osp
 from typing import Dict, List, Optional, Sequence, Union
 
 import torch
-from mmengine.dist import collect_results, get_rank
+from mmengine.dist import get_rank
 from mmengine.evaluator import Evaluator
 from mmengine.runner import BaseLoop
 from mmengine.runner.amp import autocast
 
+from mmmtl.evaluation import FewShotAccuracy
 from mmmtl.registry import LOOPS
 from mmmtl.utils.meta_test_results import METRIC_KEYS, write_results
 from mmmtl.utils.paired_comparison import pairable_cells, paired_difference
-
-
-def episode_accuracies(outputs: Sequence[dict]) -> List[float]:
-    """The per-episode accuracies (%) of one test batch's outputs, as
-    ``FewShotAccuracy.process`` reads them (the one place that knows where
-    they are)."""
-    return [float(output['accuracy']) for output in outputs]
 
 
 @LOOPS.register_module()
@@ -79,6 +73,9 @@ class MetaTestLoop(BaseLoop):
         self.evaluator = (
             runner.build_evaluator(evaluator)
             if isinstance(evaluator, (dict, list)) else evaluator)
+        for metric in self.evaluator.metrics:  # the paired comparisons' input
+            if isinstance(metric, FewShotAccuracy):
+                metric.keep_episodes = True
         self.info = dict(info or {})
         self.fp16 = fp16
         self.out_base = osp.join(runner.work_dir,
@@ -134,11 +131,11 @@ class MetaTestLoop(BaseLoop):
         self.evaluator.dataset_meta = getattr(dataset, 'metainfo', None)
         runner.call_hook('before_test_epoch')
         runner.model.eval()
-        accuracies: List[float] = []
         for idx, data_batch in enumerate(self.dataloader):
-            accuracies += self.run_iter(idx, data_batch)
+            self.run_iter(idx, data_batch)
         metrics = self.evaluator.evaluate(len(dataset))
-        accuracies = collect_results(accuracies, len(dataset), device='cpu')
+        # FewShotAccuracy's per-episode scores, in episode order (all ranks)
+        accuracies = metrics.pop('accuracy_per_episode')
         runner.call_hook('after_test_epoch', metrics=metrics)
         row = dict(cell, num_episodes=metrics['num_episodes'])
         row.update({k: metrics[k] for k in METRIC_KEYS})
@@ -151,8 +148,8 @@ class MetaTestLoop(BaseLoop):
         return row
 
     @torch.no_grad()
-    def run_iter(self, idx: int, data_batch: dict) -> List[float]:
-        """One test batch; returns its per-episode accuracies."""
+    def run_iter(self, idx: int, data_batch: dict) -> None:
+        """One test batch: the model predicts, the evaluator scores."""
         self.runner.call_hook(
             'before_test_iter', batch_idx=idx, data_batch=data_batch)
         with autocast(enabled=self.fp16):
@@ -163,4 +160,3 @@ class MetaTestLoop(BaseLoop):
             batch_idx=idx,
             data_batch=data_batch,
             outputs=outputs)
-        return episode_accuracies(outputs)

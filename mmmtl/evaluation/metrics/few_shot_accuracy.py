@@ -32,13 +32,22 @@ class FewShotAccuracy(BaseMetric):
     labels.
 
     Returns ``accuracy_mean``, ``accuracy_std``, ``accuracy_ci95``,
-    ``num_episodes`` and ``accuracy_per_episode``: every episode's
-    accuracy, in the order of the episodes' indices (mmengine collects the
-    ranks' results back into dataset order), so that two models tested on
-    the same seeded episodes compare episode by episode (paired).
+    ``num_episodes`` and, with ``keep_episodes`` (set by ``MetaTestLoop``),
+    ``accuracy_per_episode``: every episode's accuracy, in the order of the
+    episodes' indices (mmengine collects the ranks' results back into
+    dataset order), so that two models tested on the same seeded episodes
+    compare episode by episode (paired). Off by default: validation logs and
+    checkpoints keep the summary only.
+
+    Args:
+        keep_episodes: also return the per-episode accuracies.
     """
 
     default_prefix = ''
+
+    def __init__(self, keep_episodes: bool = False, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.keep_episodes = keep_episodes
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
         for episode in data_samples:
@@ -46,5 +55,7 @@ class FewShotAccuracy(BaseMetric):
             self.results.append(correct.float().mean().item() * 100)
 
     def compute_metrics(self, results: List[float]) -> dict:
-        return dict(
-            accuracy_summary(results), accuracy_per_episode=list(results))
+        metrics = accuracy_summary(results)
+        if self.keep_episodes:
+            metrics['accuracy_per_episode'] = list(results)
+        return metrics
