@@ -138,11 +138,11 @@ RANK_CLOCKS = """
 import os
 import types
 
-from mmmtl.engine.hooks import time_budget_hook
+from mmmtl.engine.loops import time_budget
 
 # rank 0's iterations take 5 s, rank 1's 7 s
 _clock = iter(range(0, 10**6, 5 if os.environ['RANK'] == '0' else 7))
-time_budget_hook.time = types.SimpleNamespace(
+time_budget.time = types.SimpleNamespace(
     perf_counter=lambda: next(_clock))
 """
 
