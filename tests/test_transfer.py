@@ -99,20 +99,17 @@ COSINE_CENTROID_HEAD = ['model.finetune_cfg.num_steps=0']
 
 
 def model_from_command_line(options):
-    import importlib.util
     import os.path as osp
 
     from mmengine.config import Config
 
     from conftest import REPO
+    from mmmtl.apis.test import parse_args
     config = osp.join(
         REPO, 'configs/transfer/baseline_conv4_1xb128_mini-imagenet_'
         '5way-1shot.py')
-    spec = importlib.util.spec_from_file_location(
-        'mmmtl_tools_test', osp.join(REPO, 'tools/test.py'))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
-    args = tool.parse_args([config, 'unused.pth', '--cfg-options', *options])
+    # tools/test.py's parser (its logic lives in mmmtl.apis.test)
+    args = parse_args([config, 'unused.pth', '--cfg-options', *options])
     cfg = Config.fromfile(config)
     cfg.merge_from_dict(args.cfg_options)
     model = MODELS.build(cfg.model)
