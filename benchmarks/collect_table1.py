@@ -17,6 +17,8 @@ import json
 import os.path as osp
 import sys
 
+from mmmtl.utils.paired_comparison import paired_difference
+
 # folder name -> column title
 METHODS = {
     'transfer-linear': 'Transfer (linear SGD head)',
@@ -82,15 +84,13 @@ def episode_accuracies(row):
 
 def paired(row, other):
     """Mean paired difference row - other over the shared episodes and its
-    95% CI (1.96 population std / sqrt(E)), or None without per-episode
+    95% CI (``mmmtl.utils.paired_comparison``), or None without per-episode
     accuracies or when the episodes differ in number."""
     a, b = episode_accuracies(row), episode_accuracies(other)
     if not a or not b or len(a) != len(b):
         return None
-    diffs = [x - y for x, y in zip(a, b)]
-    mean = sum(diffs) / len(diffs)
-    std = (sum((d - mean)**2 for d in diffs) / len(diffs))**0.5
-    return mean, 1.96 * std / len(diffs)**0.5
+    difference = paired_difference(a, b)
+    return difference['paired_diff_mean'], difference['paired_diff_ci95']
 
 
 def collect(out_dir: str, methods=METHODS) -> dict:
