@@ -28,7 +28,11 @@ convolutions and matrix products, forward, backward and double backward)
 against this machine's single-precision matrix-multiply rate at the same
 thread count, i.e. the share of the CPU's attainable rate the plain loop
 already reaches and the share a 2x faster implementation of the same
-arithmetic would need.
+arithmetic would need. And the floor: the same arithmetic with every
+task's images at one set of weights (one large convolution per layer, a
+different loss): no implementation that keeps per-task weights batches
+better, so the plain loop's time over the floor's is the most any of them
+can gain on these kernels.
 """
 import argparse
 import copy
@@ -61,6 +65,7 @@ REGIMES = {
     dict(net='mini', ways=5, shots=1, queries=15, tasks=4, steps=5,
          lr=0.05, size=32),
 }
+FLOOR = 'floor: all tasks at shared weights (not a MAML step)'
 NETS = {
     'omniglot':
     dict(backbone=dict(in_channels=1, pool=False, stride=2), features=256,
@@ -74,7 +79,7 @@ NETS = {
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--regimes', nargs='+', default=list(REGIMES),
+    parser.add_argument('--regimes', nargs='*', default=list(REGIMES),
                         choices=list(REGIMES))
     parser.add_argument('--threads', type=int, nargs='+', default=[1, 2])
     parser.add_argument('--repeats', type=int, default=3)
@@ -82,6 +87,10 @@ def parse_args():
     parser.add_argument(
         '--meta-test-episodes', type=int, default=600,
         help='episodes of the meta-test timing (0: skip it)')
+    parser.add_argument(
+        '--call-sizes', action='store_true',
+        help='also time the same second-order work fed in calls of 5 to '
+        '2400 images')
     return parser.parse_args()
 
 
@@ -174,9 +183,15 @@ def split(inputs, samples):
     return inputs[:, :n], y[:, :n], inputs[:, n:], y[:, n:]
 
 
-def plain_loop_loss(net: nn.Module, regime: dict, inputs, samples):
-    """The baseline: torch.func.functional_call + autograd.grad per task."""
-    sx, sy, qx, qy = split(inputs, samples)
+def plain_loop_loss(net: nn.Module, regime: dict, inputs, samples,
+                    query=None):
+    """The baseline: torch.func.functional_call + autograd.grad per task.
+    ``inputs`` may be given as the (support images, support labels) pair
+    and ``query`` as the (query images, query labels) pair."""
+    if query is None:
+        sx, sy, qx, qy = split(inputs, samples)
+    else:
+        (sx, sy), (qx, qy) = inputs, query
     params = dict(net.named_parameters())
     total = 0.0
     for t in range(len(sx)):
@@ -193,6 +208,17 @@ def plain_loop_loss(net: nn.Module, regime: dict, inputs, samples):
         total = total + F.cross_entropy(
             functional_call(net, fast, (qx[t], )), qy[t])
     return total / len(sx)
+
+
+def shared_weights_loss(net: nn.Module, regime: dict, inputs, samples):
+    """The floor: the same images, inner steps and arithmetic as one task at
+    one set of weights (every task's support and query concatenated), so
+    each layer is a single large convolution. A different loss, not a MAML
+    meta-step: no implementation that keeps per-task weights can batch the
+    tasks better than this, so its time bounds every row from below."""
+    sx, sy, qx, qy = (t.flatten(0, 1).unsqueeze(0)
+                      for t in split(inputs, samples))
+    return plain_loop_loss(net, regime, (sx, sy), samples, query=(qx, qy))
 
 
 def higher_loss(net: nn.Module, regime: dict, inputs, samples):
@@ -277,6 +303,9 @@ def build_rows(regime: dict, selected) -> dict:
             lambda net: higher_loss(net, regime, inputs, samples))
     except ImportError:
         pass
+    rows[FLOOR] = row(
+        PlainConv4(model),
+        lambda net: shared_weights_loss(net, regime, inputs, samples))
     torch.manual_seed(0)
     mtl = MODELS.build(mtl_cfg(regime))
     mtl.load_state_dict(init, strict=False)
@@ -349,6 +378,34 @@ def time_meta_test(episodes: int) -> None:
         print(f'| {name} | {seconds:.1f} | {1000 * seconds / episodes:.1f} |')
 
 
+def time_call_sizes(sizes=(5, 15, 25, 75, 150, 300, 600, 2400),
+                    images: int = 2400) -> None:
+    """Seconds for the second-order work on ``images`` 28x28 images (the
+    reference regime's query sets: forward, gradient with its graph, double
+    backward) at one set of weights, fed in calls of each size: whether
+    larger or smaller batches than a task's would run the same arithmetic
+    faster on this CPU."""
+    torch.manual_seed(0)
+    net = PlainConv4(MODELS.build(model_cfg(REGIMES['omniglot-ref'], None)))
+    x = torch.randn(images, 1, 28, 28)
+    y = torch.randint(0, 5, (images, ))
+    print(f'\ncall size: {images} Omniglot images, second order, '
+          f'{torch.get_num_threads()} thread(s), best of 2\n')
+    print('| images per call | s for all images |')
+    print('|---|---|')
+    for size in sizes:
+        best = float('inf')
+        for _ in range(2):
+            start = time.perf_counter()
+            for i in range(0, images, size):
+                loss = F.cross_entropy(net(x[i:i + size]), y[i:i + size])
+                grads = torch.autograd.grad(
+                    loss, list(net.parameters()), create_graph=True)
+                sum((g**2).sum() for g in grads).backward()
+            best = min(best, time.perf_counter() - start)
+        print(f'| {size} | {best:.3f} |')
+
+
 def main():
     args = parse_args()
     register_all_modules()
@@ -362,7 +419,7 @@ def main():
             results = time_rows(regime, rows, args.repeats)
             maml_losses = {
                 k: v[0]
-                for k, v in results.items() if 'MTL' not in k
+                for k, v in results.items() if 'MTL' not in k and k != FLOOR
             }
             ref = next(iter(maml_losses.values()))
             for row, loss in maml_losses.items():
@@ -390,6 +447,16 @@ def main():
                       f'{peak / 1e9:.1f} GFLOP/s single-precision matrix '
                       f'product ({threads} thread(s)); 2x faster would need '
                       f'{200 * rate / peak:.0f}% of it')
+            floor = results.get(FLOOR)
+            if floor and base:
+                print(f'floor: the same arithmetic at shared weights (one '
+                      f'convolution per layer for all tasks) takes '
+                      f'{floor[1]:.3f} s, so no per-task implementation on '
+                      f'these kernels can be more than '
+                      f'{base[1] / floor[1]:.2f}x faster than the plain loop')
+    if args.call_sizes:
+        torch.set_num_threads(args.threads[0])
+        time_call_sizes()
     if args.meta_test_episodes:
         torch.set_num_threads(args.threads[0])
         time_meta_test(args.meta_test_episodes)
