@@ -76,9 +76,13 @@ class FewShotDataset(BaseDataset):
             **kwargs)
 
     def full_init(self) -> None:
+        # mmengine's BaseDataset keeps its init state in this flag only (no
+        # public property); the steps below must run once, as its own do
         if self._fully_initialized:
             return
         super().full_init()
+        # ``metainfo`` is a deep copy with no setter; the class names are
+        # known once load_data_list has run
         self._metainfo['classes'] = tuple(self._classes)
         labels = self.get_gt_labels()
         self._class_to_indices = [
@@ -160,7 +164,7 @@ class FewShotDataset(BaseDataset):
     @property
     def classes(self) -> tuple:
         self.full_init()
-        return self._metainfo['classes']
+        return self.metainfo['classes']
 
     @property
     def num_classes(self) -> int:

@@ -71,25 +71,27 @@ class FewShotTrainLoop(IterBasedTrainLoop):
         budget = self.budget
         start = budget.now() if budget is not None else 0.0
         self.runner.call_hook(
-            'before_train_iter', batch_idx=self._iter, data_batch=data_batch)
+            'before_train_iter', batch_idx=self.iter, data_batch=data_batch)
         outputs = self.runner.model.train_step(
             data_batch, optim_wrapper=self.runner.optim_wrapper)
-        if self.hard_tasks is not None and self.hard_tasks.due(self._iter):
+        if self.hard_tasks is not None and self.hard_tasks.due(self.iter):
             self.hard_tasks.train(self.runner)
         if budget is not None:
             self._charge(rank0(budget.now() - start))
         self.runner.call_hook(
             'after_train_iter',
-            batch_idx=self._iter,
+            batch_idx=self.iter,
             data_batch=data_batch,
             outputs=outputs)
+        # the step count mmengine's own run_iter advances (``iter`` is a
+        # read-only property)
         self._iter += 1
 
     def _start_budget(self) -> None:
         """Reset the budget of a fresh run, check the schedulers, and keep a
         resumed run's fitted schedule."""
         hub = self.runner.message_hub
-        if self._iter == 0:
+        if self.iter == 0:
             # a fresh run; mmengine shares a message hub between runners made
             # in the same second of one process, so clear what another left
             hub.update_info('time_budget_spent', 0.0)
@@ -108,24 +110,24 @@ class FewShotTrainLoop(IterBasedTrainLoop):
         hub = self.runner.message_hub
         spent = hub.get_info('time_budget_spent', 0.0) + elapsed
         hub.update_info('time_budget_spent', spent)
-        done = self._iter + 1
+        done = self.iter + 1
         if self.budget.fit_schedule and hub.get_info(
                 'time_budget_iters') is None:
             fitted = self.budget.fitted_iters(done, spent)
             if fitted is not None:
                 self._fit(fitted, self.budget.seconds_per_iter(done, spent))
-        if spent >= self.budget.seconds and done < self._max_iters:
+        if spent >= self.budget.seconds and done < self.max_iters:
             # ending here, before the after_train_iter hooks, keeps the final
             # validation and lets CheckpointHook save this iteration as the
-            # last one (IterBasedTrainLoop's max_iters is read-only; this
-            # subclass sets its own base-class attribute)
+            # last one (``max_iters`` is a read-only property of
+            # IterBasedTrainLoop: this subclass sets the attribute behind it)
             self._max_iters = done
             self.runner.logger.info(
                 f'time budget of {self.budget.describe()} reached after '
                 f'{done} iterations: final validation and checkpoint follow')
 
     def _fit(self, fitted: int, per_iter: float) -> None:
-        configured = self._max_iters
+        configured = self.max_iters
         self.runner.message_hub.update_info('time_budget_iters', fitted)
         scale = fitted / configured
         for scheduler in self._schedulers():
@@ -148,13 +150,14 @@ class FewShotTrainLoop(IterBasedTrainLoop):
         ]
         new = stretch_loop_counts(
             dict(
-                max_iters=self._max_iters,
+                max_iters=self.max_iters,
                 val_interval=self.val_interval,
                 dynamic_milestones=self.dynamic_milestones,
                 dynamic_intervals=self.dynamic_intervals,
                 checkpoint_intervals=[hook.interval for hook in hooks]),
             fitted)
-        self._max_iters = new['max_iters']  # own base-class attribute
+        # behind the read-only ``max_iters`` property (see _charge)
+        self._max_iters = new['max_iters']
         self.val_interval = new['val_interval']
         self.dynamic_milestones = new['dynamic_milestones']
         self.dynamic_intervals = new['dynamic_intervals']
