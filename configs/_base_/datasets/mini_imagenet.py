@@ -7,7 +7,7 @@ dataset_type = 'MiniImageNet'
 data_root = 'data/mini_imagenet'
 
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImage'),
     dict(type='mmpretrain.RandomResizedCrop', scale=84),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(
@@ -20,7 +20,7 @@ train_pipeline = [
     dict(type='ImageToTensor', keys=['img'])
 ]
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImage'),
     # pre-cut 84x84 images pass as they are; others: short edge 96, centre 84
     dict(type='ResizeCenterCrop', crop_size=84, resize_short=96),
     dict(type='BGRToRGB'),

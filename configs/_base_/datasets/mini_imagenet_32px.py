@@ -9,7 +9,7 @@
 _base_ = ['./mini_imagenet.py']
 
 load_32px = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImage'),
     dict(type='Resize', scale=(32, 32), interpolation='area'),
 ]
 train_pipeline = [

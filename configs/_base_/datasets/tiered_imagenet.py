@@ -1,13 +1,13 @@
 # tieredImageNet, Ren et al. split (351 / 97 / 160 classes), 84x84 RGB.
 # The PNG-encoded images of the release are held in memory and decoded per
-# item (LoadImageFromBytes, BGR like mmcv); mmcv's colour transforms assume
+# item (LoadImage, BGR like mmcv); mmcv's colour transforms assume
 # BGR, so BGRToRGB comes last and the model normalises with RGB ImageNet
 # statistics (FewShotDataPreprocessor).
 dataset_type = 'TieredImageNet'
 data_root = 'data/tiered_imagenet'
 
 train_pipeline = [
-    dict(type='LoadImageFromBytes'),
+    dict(type='LoadImage'),
     dict(type='mmpretrain.RandomResizedCrop', scale=84),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(
@@ -20,7 +20,7 @@ train_pipeline = [
     dict(type='ImageToTensor', keys=['img'])
 ]
 test_pipeline = [
-    dict(type='LoadImageFromBytes'),
+    dict(type='LoadImage'),
     # pre-cut 84x84 images pass as they are; others: short edge 96, centre 84
     dict(type='ResizeCenterCrop', crop_size=84, resize_short=96),
     dict(type='BGRToRGB'),
