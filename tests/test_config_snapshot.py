@@ -5,13 +5,16 @@ must leave the resolved config as it was; a difference made on purpose is
 listed in ALLOWED with its reason."""
 import copy
 import fnmatch
+import inspect
 import os.path as osp
 
 import pytest
 
 from conftest import load_script
+from mmmtl.models import MAML, Conv4
 
 snapshot_tool = load_script('tools/misc/config_snapshot.py')
+ABSENT = snapshot_tool.ABSENT
 LEAVES = snapshot_tool.leaf_configs()
 SNAPSHOT = snapshot_tool.load()
 
@@ -23,6 +26,13 @@ ALLOWED = {
         (('LoadImageFromFile', 'LoadImageFromBytes'), 'LoadImage',
          'one loading transform for files and bytes, the same decoder: the '
          'same pixels (tests/test_transforms.py)'),
+    },
+    # the MTL model bases take the MAML / Reptile model as it is, with the
+    # defaults that model states (checked below: the same modules)
+    'configs/mtl/*': {
+        'model.backbone.pool': (ABSENT, True, 'Conv4 default'),
+        'model.backbone.stride': (ABSENT, 1, 'Conv4 default'),
+        'model.meta_branch.first_order': (ABSENT, False, 'MAML default'),
     },
 }
 
@@ -69,3 +79,9 @@ def test_a_changed_value_is_named_by_its_key_path():
             'custom_hooks', 'model.first_order', 'model.inner_lr',
             'train_dataloader.dataset.dataset.pipeline.0.type'
         ]
+
+
+def test_allowed_stated_defaults_are_the_defaults():
+    for cls, key, value in ((Conv4, 'pool', True), (Conv4, 'stride', 1),
+                            (MAML, 'first_order', False)):
+        assert inspect.signature(cls).parameters[key].default == value

@@ -4,8 +4,8 @@
 # 84x84 pre-cut images), so an item costs a copy; no loader workers (one
 # thread per run on a 2-core machine). Transfer training adds horizontal
 # flips; episodes use the test pipeline, as the MAML / ProtoNet references.
-# Validation and test episodes: 5-way 5-shot, as the study's training
-# episodes.
+# Training, validation (100 episodes) and test episodes: 5-way 5-shot, as
+# the study's.
 _base_ = ['./mini_imagenet.py']
 
 load_32px = [
@@ -26,18 +26,11 @@ test_pipeline = [
     dict(type='ImageToTensor', keys=['img'])
 ]
 loader = dict(num_workers=0, persistent_workers=False)
+episodes = dict(
+    num_shots=5, dataset=dict(pipeline=test_pipeline, cache_images=True))
 
 train_dataloader = dict(
     **loader,
     dataset=dict(pipeline=train_pipeline, cache_images=True))
-val_dataloader = dict(
-    **loader,
-    dataset=dict(
-        num_shots=5,
-        num_episodes=100,
-        dataset=dict(pipeline=test_pipeline, cache_images=True)))
-test_dataloader = dict(
-    **loader,
-    dataset=dict(
-        num_shots=5,
-        dataset=dict(pipeline=test_pipeline, cache_images=True)))
+meta_train_dataloader = test_dataloader = dict(**loader, dataset=episodes)
+val_dataloader = dict(**loader, dataset=dict(episodes, num_episodes=100))
