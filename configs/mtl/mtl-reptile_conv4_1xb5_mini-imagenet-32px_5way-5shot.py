@@ -1,8 +1,8 @@
 # MTL (Eshratifar et al. 2019) with the Reptile meta branch of
 # ../reptile/reptile_conv4_1xb5_mini-imagenet-32px_5way-5shot.py (32x32 CPU
-# protocol, zero head, 10 fine-tuning steps at meta-test) plus the transfer branch over the 64 base classes on
-# the features of each task's first inner step (beta 0.1), as the authors'
-# code.
+# protocol, zero head, 10 fine-tuning steps at meta-test) plus the transfer
+# branch over the 64 base classes on the features of each task's first inner
+# step (beta 0.1), as the authors' code.
 _base_ = [
     '../_base_/datasets/mini_imagenet_32px_episodic.py',
     '../_base_/models/mtl-reptile_conv4_rgb84.py',
