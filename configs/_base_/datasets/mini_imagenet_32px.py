@@ -25,6 +25,9 @@ test_pipeline = [
     dict(type='mmpretrain.Collect', keys=['img', 'gt_label']),
     dict(type='ImageToTensor', keys=['img'])
 ]
+# RGB mean / std of the 32x32 train images; the configs' models normalise
+# with them: model = dict(data_preprocessor=_base_.norm_32px)
+norm_32px = dict(mean=[120.1, 114.8, 103.4], std=[69.3, 67.5, 71.0])
 loader = dict(num_workers=0, persistent_workers=False)
 episodes = dict(
     num_shots=5, dataset=dict(pipeline=test_pipeline, cache_images=True))
