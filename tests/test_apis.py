@@ -274,7 +274,7 @@ def test_meta_learners_through_the_same_protocol(custom_task, tmp_path,
 
 def test_rgb_configs_prepare_images_as_their_test_pipeline(tmp_path):
     """84x84 RGB configs: a user's file gives exactly what the config's own
-    test pipeline (LoadImageFromFile ...) gives; grey images and arrays of
+    test pipeline (LoadImage ...) gives; grey images and arrays of
     any size become 3 x 84 x 84."""
     cfg = Config.fromfile(
         osp.join(REPO, 'configs', 'transfer',

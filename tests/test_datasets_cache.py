@@ -58,7 +58,7 @@ def test_precut_cache_equals_per_item_decoding(precut_root):
                           pipeline=cfg.test_pipeline, cache_images=True)
     # the loader and the (here pass-through) crop ran once per image
     assert [type(t).__name__ for t in cached.cached_transforms] == [
-        'LoadImageFromFile', 'ResizeCenterCrop']
+        'LoadImage', 'ResizeCenterCrop']
     assert [type(t).__name__ for t in cached.pipeline.transforms] == [
         'BGRToRGB', 'Collect', 'ImageToTensor']
     # one contiguous uint8 array, 84x84 BGR as mmcv decodes
@@ -91,7 +91,7 @@ def test_random_train_pipeline_sees_the_same_images(precut_root):
     cached = MiniImageNet(data_root=precut_root, split='train',
                           pipeline=cfg.train_pipeline, cache_images=True)
     assert [type(t).__name__ for t in cached.cached_transforms] == [
-        'LoadImageFromFile']
+        'LoadImage']
     assert_same_items(cached, plain, seeded=True)
 
 

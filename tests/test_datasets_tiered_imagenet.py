@@ -18,7 +18,7 @@ from mmengine.config import Config
 from conftest import assert_row_is_the_hand_run, hand_meta_test
 from mmmtl.apis import test as test_api
 from mmmtl.apis import train as train_api
-from mmmtl.datasets import LoadImageFromBytes, TieredImageNet
+from mmmtl.datasets import LoadImage, TieredImageNet
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 # classes per split and images per class of the fixture
@@ -99,7 +99,7 @@ def test_png_bytes_round_trip(tmp_path, as_arrays):
         data_root=root,
         split='val',
         pipeline=[
-            dict(type='LoadImageFromBytes', channel_order='rgb'),
+            dict(type='LoadImage', channel_order='rgb'),
             dict(type='mmpretrain.Collect', keys=['img', 'gt_label']),
             dict(type='ImageToTensor', keys=['img'])
         ])
@@ -114,7 +114,7 @@ def test_png_bytes_round_trip(tmp_path, as_arrays):
         data_root=root,
         split='val',
         pipeline=[
-            dict(type='LoadImageFromBytes'),
+            dict(type='LoadImage'),
             dict(type='BGRToRGB'),
             dict(type='ImageToTensor', keys=['img'])
         ])
@@ -144,12 +144,12 @@ def test_corrupt_image_names_the_index(tiered_root):
     ds = TieredImageNet(
         data_root=tiered_root,
         split='test',
-        pipeline=[dict(type='LoadImageFromBytes')])
+        pipeline=[dict(type='LoadImage')])
     ds[2]
     with pytest.raises(ValueError, match='dataset index 3'):
         ds[3]
     with pytest.raises(ValueError, match='dataset index 0'):
-        LoadImageFromBytes()(dict(img_bytes=b'not an image', sample_idx=0))
+        LoadImage()(dict(img_bytes=b'not an image', sample_idx=0))
 
 
 def test_layout_errors(tiered_root):

@@ -1,17 +1,11 @@
-# MAML (Finn et al. 2017), Omniglot 5-way 1-shot, second order:
-# 1 inner step in training, 3 at meta-test; meta-batch 32;
-# 1 query image per class in training (as the reference); Adam 1e-3.
-# Inner lr 0.4 on the mean cross-entropy (see maml_conv4.py for the
-# conversion from the reference's summed loss).
+# MAML (Finn et al. 2017), Omniglot 5-way 1-shot, second order: the
+# reference's network and inner loop (models/maml_conv4.py: 1 inner step, 3
+# at meta-test, inner lr 0.4 on the mean cross-entropy, see there for the
+# conversion from the reference's summed loss), meta-batch 32 of episodes
+# with 1 query image per class (as the reference), Adam 1e-3.
 # First order: --cfg-options model.first_order=True.
 _base_ = [
     '../_base_/datasets/omniglot_episodic.py',
-    '../_base_/models/maml_conv4.py',
-    '../_base_/schedules/meta_adam_60k.py', '../_base_/default_runtime.py'
+    '../_base_/models/maml_conv4.py', '../_base_/schedules/meta_adam_60k.py',
+    '../_base_/default_runtime.py'
 ]
-
-model = dict(num_ways=5, num_inner_steps=1, test_num_inner_steps=3)
-train_dataloader = dict(
-    batch_size=32, dataset=dict(num_ways=5, num_shots=1, num_queries=1))
-val_dataloader = dict(dataset=dict(num_ways=5, num_shots=1))
-test_dataloader = dict(dataset=dict(num_ways=5, num_shots=1))

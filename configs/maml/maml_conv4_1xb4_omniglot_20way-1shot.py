@@ -6,5 +6,4 @@ _base_ = ['./maml_conv4_1xb8_omniglot_5way-1shot.py']
 
 model = dict(num_ways=20, test_num_inner_steps=5)
 train_dataloader = dict(batch_size=4, dataset=dict(num_ways=20))
-val_dataloader = dict(dataset=dict(num_ways=20))
-test_dataloader = dict(dataset=dict(num_ways=20))
+val_dataloader = test_dataloader = dict(dataset=dict(num_ways=20))

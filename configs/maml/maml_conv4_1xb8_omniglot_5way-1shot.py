@@ -10,9 +10,5 @@ _base_ = [
     '../_base_/default_runtime.py'
 ]
 
-model = dict(num_ways=5, num_inner_steps=1, test_num_inner_steps=3)
-train_dataloader = dict(
-    batch_size=8, dataset=dict(num_ways=5, num_shots=1, num_queries=1))
-val_dataloader = dict(dataset=dict(num_ways=5, num_shots=1))
-test_dataloader = dict(dataset=dict(num_ways=5, num_shots=1))
+train_dataloader = dict(batch_size=8)
 default_hooks = dict(checkpoint=dict(interval=2500))

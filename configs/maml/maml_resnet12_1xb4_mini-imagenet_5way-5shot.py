@@ -1,13 +1,6 @@
-# MAML (Finn et al. 2017), miniImageNet 5-way 5-shot, resnet12: meta-batch 4
-# of 5-way 5-shot 15-query episodes (the reference's miniImageNet
-# setting); the inner loop of models/maml_resnet12.py.
-_base_ = [
-    '../_base_/datasets/mini_imagenet_episodic.py',
-    '../_base_/models/maml_resnet12.py',
-    '../_base_/schedules/meta_adam_60k.py', '../_base_/default_runtime.py'
-]
+# MAML, miniImageNet 5-way 5-shot, resnet12: the 1-shot config with 5-shot
+# episodes.
+_base_ = ['./maml_resnet12_1xb4_mini-imagenet_5way-1shot.py']
 
-train_dataloader = dict(
-    batch_size=4, dataset=dict(num_ways=5, num_shots=5, num_queries=15))
-val_dataloader = dict(dataset=dict(num_ways=5, num_shots=5))
-test_dataloader = dict(dataset=dict(num_ways=5, num_shots=5))
+train_dataloader = dict(dataset=dict(num_shots=5))
+val_dataloader = test_dataloader = dict(dataset=dict(num_shots=5))

@@ -11,9 +11,7 @@ _base_ = [
 ]
 
 model = dict(
-    data_preprocessor=dict(
-        mean=[120.1, 114.8, 103.4], std=[69.3, 67.5, 71.0]),
+    data_preprocessor=_base_.norm_32px,
     backbone=dict(in_channels=3, channels=(32, 32, 32, 32)),
     base_learner=dict(in_channels=128))
-train_dataloader = dict(
-    batch_size=2, dataset=dict(num_ways=5, num_shots=5, num_queries=15))
+train_dataloader = dict(batch_size=2)

@@ -8,7 +8,4 @@ _base_ = [
     '../_base_/schedules/ss_adam_20k.py', '../_base_/default_runtime.py'
 ]
 
-train_dataloader = dict(
-    batch_size=2, dataset=dict(num_ways=5, num_shots=1, num_queries=15))
-val_dataloader = dict(dataset=dict(num_ways=5, num_shots=1))
-test_dataloader = dict(dataset=dict(num_ways=5, num_shots=1))
+train_dataloader = dict(batch_size=2)

@@ -1,14 +1,6 @@
-# Sun et al. 2019 on miniImageNet, 5-way 5-shot (the paper's setting):
-# ResNet12 pretrained by configs/transfer/baseline_resnet12_1xb128_mini-
-# imagenet_5way-1shot.py (pass its checkpoint as load_from), meta-batch 2
-# of 5-way 5-shot 15-query episodes, 600 test episodes.
-_base_ = [
-    '../_base_/datasets/mini_imagenet_episodic.py',
-    '../_base_/models/mtl-ss_resnet12.py',
-    '../_base_/schedules/ss_adam_20k.py', '../_base_/default_runtime.py'
-]
+# Sun et al. 2019 on miniImageNet, 5-way 5-shot (the paper's setting): the
+# 1-shot config with 5-shot episodes.
+_base_ = ['./mtl-ss_resnet12_1xb2_mini-imagenet_5way-1shot.py']
 
-train_dataloader = dict(
-    batch_size=2, dataset=dict(num_ways=5, num_shots=5, num_queries=15))
-val_dataloader = dict(dataset=dict(num_ways=5, num_shots=5))
-test_dataloader = dict(dataset=dict(num_ways=5, num_shots=5))
+train_dataloader = dict(dataset=dict(num_shots=5))
+val_dataloader = test_dataloader = dict(dataset=dict(num_shots=5))

@@ -1,15 +1,9 @@
 # MTL (Eshratifar et al. 2019) with a MAML meta branch, miniImageNet 5-way
 # 1-shot, conv4: the episodes and schedule of
-# ../maml/maml_conv4_1xb4_mini-imagenet_5way-1shot.py,
-# plus the transfer branch over the 64 base classes (beta = 0.1).
+# ../maml/maml_conv4_1xb4_mini-imagenet_5way-1shot.py, plus the transfer branch
+# over the 64 base classes (beta = 0.1).
 _base_ = [
     '../_base_/datasets/mini_imagenet_episodic.py',
     '../_base_/models/mtl-maml_conv4_rgb84.py',
     '../_base_/schedules/meta_adam_60k.py', '../_base_/default_runtime.py'
 ]
-
-model = dict(transfer_branch=dict(head=dict(num_classes=64)))
-train_dataloader = dict(
-    batch_size=4, dataset=dict(num_ways=5, num_shots=1, num_queries=15))
-val_dataloader = dict(dataset=dict(num_ways=5, num_shots=1))
-test_dataloader = dict(dataset=dict(num_ways=5, num_shots=1))

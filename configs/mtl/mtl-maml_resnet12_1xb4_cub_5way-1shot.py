@@ -1,7 +1,7 @@
 # MTL (Eshratifar et al. 2019) with a MAML meta branch, CUB 5-way
 # 1-shot, resnet12: the episodes and schedule of
-# ../maml/maml_resnet12_1xb4_cub_5way-1shot.py,
-# plus the transfer branch over the 100 base classes (beta = 0.1).
+# ../maml/maml_resnet12_1xb4_cub_5way-1shot.py, plus the transfer branch over
+# the 100 base classes (beta = 0.1).
 _base_ = [
     '../_base_/datasets/cub_episodic.py',
     '../_base_/models/mtl-maml_resnet12.py',
@@ -9,7 +9,3 @@ _base_ = [
 ]
 
 model = dict(transfer_branch=dict(head=dict(num_classes=100)))
-train_dataloader = dict(
-    batch_size=4, dataset=dict(num_ways=5, num_shots=1, num_queries=15))
-val_dataloader = dict(dataset=dict(num_ways=5, num_shots=1))
-test_dataloader = dict(dataset=dict(num_ways=5, num_shots=1))

@@ -1,15 +1,6 @@
-# MTL (Eshratifar et al. 2019) with a MAML meta branch, miniImageNet 5-way
-# 5-shot, resnet12: the episodes and schedule of
-# ../maml/maml_resnet12_1xb4_mini-imagenet_5way-5shot.py,
-# plus the transfer branch over the 64 base classes (beta = 0.1).
-_base_ = [
-    '../_base_/datasets/mini_imagenet_episodic.py',
-    '../_base_/models/mtl-maml_resnet12.py',
-    '../_base_/schedules/meta_adam_60k.py', '../_base_/default_runtime.py'
-]
+# MTL with a MAML meta branch, miniImageNet 5-way 5-shot, resnet12: the 1-shot
+# config with 5-shot episodes.
+_base_ = ['./mtl-maml_resnet12_1xb4_mini-imagenet_5way-1shot.py']
 
-model = dict(transfer_branch=dict(head=dict(num_classes=64)))
-train_dataloader = dict(
-    batch_size=4, dataset=dict(num_ways=5, num_shots=5, num_queries=15))
-val_dataloader = dict(dataset=dict(num_ways=5, num_shots=5))
-test_dataloader = dict(dataset=dict(num_ways=5, num_shots=5))
+train_dataloader = dict(dataset=dict(num_shots=5))
+val_dataloader = test_dataloader = dict(dataset=dict(num_shots=5))

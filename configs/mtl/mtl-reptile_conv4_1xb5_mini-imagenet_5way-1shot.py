@@ -8,8 +8,5 @@ _base_ = [
     '../_base_/schedules/reptile_sgd_100k.py', '../_base_/default_runtime.py'
 ]
 
-model = dict(transfer_branch=dict(head=dict(num_classes=64)))
 train_dataloader = dict(
-    batch_size=5, dataset=dict(num_ways=5, num_shots=15, num_queries=0))
-val_dataloader = dict(dataset=dict(num_ways=5, num_shots=1))
-test_dataloader = dict(dataset=dict(num_ways=5, num_shots=1))
+    batch_size=5, dataset=dict(num_shots=15, num_queries=0))

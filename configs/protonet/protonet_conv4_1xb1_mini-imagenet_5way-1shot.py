@@ -1,13 +1,10 @@
 # Prototypical Networks (Snell et al. 2017), miniImageNet 5-way 1-shot,
-# conv4: trained on 30-way 1-shot 15-query episodes (the
-# authors' miniImageNet setting), one episode per iteration.
+# conv4: trained on 30-way 1-shot 15-query episodes (the authors'
+# miniImageNet setting), one episode per iteration.
 _base_ = [
     '../_base_/datasets/mini_imagenet_episodic.py',
     '../_base_/models/protonet_conv4_rgb84.py',
     '../_base_/schedules/protonet_adam_20k.py', '../_base_/default_runtime.py'
 ]
 
-train_dataloader = dict(
-    batch_size=1, dataset=dict(num_ways=30, num_shots=1, num_queries=15))
-val_dataloader = dict(dataset=dict(num_ways=5, num_shots=1))
-test_dataloader = dict(dataset=dict(num_ways=5, num_shots=1))
+train_dataloader = dict(batch_size=1, dataset=dict(num_ways=30))

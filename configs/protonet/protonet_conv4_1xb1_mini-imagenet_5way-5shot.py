@@ -1,13 +1,6 @@
-# Prototypical Networks (Snell et al. 2017), miniImageNet 5-way 5-shot,
-# conv4: trained on 20-way 5-shot 15-query episodes (the
-# authors' miniImageNet setting), one episode per iteration.
-_base_ = [
-    '../_base_/datasets/mini_imagenet_episodic.py',
-    '../_base_/models/protonet_conv4_rgb84.py',
-    '../_base_/schedules/protonet_adam_20k.py', '../_base_/default_runtime.py'
-]
+# ProtoNet, miniImageNet 5-way 5-shot, conv4: the 1-shot config trained on
+# 20-way 5-shot 15-query episodes (the authors' miniImageNet setting).
+_base_ = ['./protonet_conv4_1xb1_mini-imagenet_5way-1shot.py']
 
-train_dataloader = dict(
-    batch_size=1, dataset=dict(num_ways=20, num_shots=5, num_queries=15))
-val_dataloader = dict(dataset=dict(num_ways=5, num_shots=5))
-test_dataloader = dict(dataset=dict(num_ways=5, num_shots=5))
+train_dataloader = dict(dataset=dict(num_ways=20, num_shots=5))
+val_dataloader = test_dataloader = dict(dataset=dict(num_shots=5))

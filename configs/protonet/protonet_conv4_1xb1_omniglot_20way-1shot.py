@@ -1,13 +1,5 @@
-# Prototypical Networks (Snell et al. 2017), Omniglot, meta-tested 20-way
-# 1-shot: trained on 60-way 1-shot episodes with 5 queries per class,
-# one episode per iteration.
-_base_ = [
-    '../_base_/datasets/omniglot_episodic.py',
-    '../_base_/models/protonet_conv4.py',
-    '../_base_/schedules/protonet_adam_20k.py', '../_base_/default_runtime.py'
-]
+# ProtoNet, Omniglot: the 5-way config (the same training episodes),
+# meta-tested 20-way 1-shot.
+_base_ = ['./protonet_conv4_1xb1_omniglot_5way-1shot.py']
 
-train_dataloader = dict(
-    batch_size=1, dataset=dict(num_ways=60, num_shots=1, num_queries=5))
-val_dataloader = dict(dataset=dict(num_ways=20, num_shots=1))
-test_dataloader = dict(dataset=dict(num_ways=20, num_shots=1))
+val_dataloader = test_dataloader = dict(dataset=dict(num_ways=20))

@@ -1,6 +1,6 @@
 # Prototypical Networks (Snell et al. 2017), Omniglot, meta-tested 5-way
-# 1-shot: trained on 60-way 1-shot episodes with 5 queries per class,
-# one episode per iteration.
+# 1-shot: trained on 60-way 1-shot episodes with 5 queries per class, one
+# episode per iteration.
 _base_ = [
     '../_base_/datasets/omniglot_episodic.py',
     '../_base_/models/protonet_conv4.py',
@@ -8,6 +8,4 @@ _base_ = [
 ]
 
 train_dataloader = dict(
-    batch_size=1, dataset=dict(num_ways=60, num_shots=1, num_queries=5))
-val_dataloader = dict(dataset=dict(num_ways=5, num_shots=1))
-test_dataloader = dict(dataset=dict(num_ways=5, num_shots=1))
+    batch_size=1, dataset=dict(num_ways=60, num_queries=5))

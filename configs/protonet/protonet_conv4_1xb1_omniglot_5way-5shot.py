@@ -1,13 +1,6 @@
-# Prototypical Networks (Snell et al. 2017), Omniglot, meta-tested 5-way
-# 5-shot: trained on 60-way 5-shot episodes with 5 queries per class,
-# one episode per iteration.
-_base_ = [
-    '../_base_/datasets/omniglot_episodic.py',
-    '../_base_/models/protonet_conv4.py',
-    '../_base_/schedules/protonet_adam_20k.py', '../_base_/default_runtime.py'
-]
+# ProtoNet, Omniglot, meta-tested 5-way 5-shot: the 1-shot config trained on
+# 60-way 5-shot episodes.
+_base_ = ['./protonet_conv4_1xb1_omniglot_5way-1shot.py']
 
-train_dataloader = dict(
-    batch_size=1, dataset=dict(num_ways=60, num_shots=5, num_queries=5))
-val_dataloader = dict(dataset=dict(num_ways=5, num_shots=5))
-test_dataloader = dict(dataset=dict(num_ways=5, num_shots=5))
+train_dataloader = dict(dataset=dict(num_shots=5))
+val_dataloader = test_dataloader = dict(dataset=dict(num_shots=5))

@@ -8,6 +8,4 @@ _base_ = [
 ]
 
 train_dataloader = dict(
-    batch_size=5, dataset=dict(num_ways=5, num_shots=15, num_queries=0))
-val_dataloader = dict(dataset=dict(num_ways=5, num_shots=1))
-test_dataloader = dict(dataset=dict(num_ways=5, num_shots=1))
+    batch_size=5, dataset=dict(num_shots=15, num_queries=0))

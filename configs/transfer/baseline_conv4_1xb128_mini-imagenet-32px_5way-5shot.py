@@ -13,8 +13,7 @@ _base_ = [
 ]
 
 model = dict(
-    data_preprocessor=dict(
-        mean=[120.1, 114.8, 103.4], std=[69.3, 67.5, 71.0]),
+    data_preprocessor=_base_.norm_32px,
     backbone=dict(channels=(32, 32, 32, 32)),
-    head=dict(in_channels=128, num_classes=64))
+    head=dict(in_channels=128))
 default_hooks = dict(checkpoint=dict(interval=2000))

@@ -1,5 +1,4 @@
 # Baseline on CUB with ResNet12, meta-validated and meta-tested 5-way 5-shot.
 _base_ = ['./baseline_resnet12_1xb128_cub_5way-1shot.py']
 
-val_dataloader = dict(dataset=dict(num_shots=5))
-test_dataloader = dict(dataset=dict(num_shots=5))
+val_dataloader = test_dataloader = dict(dataset=dict(num_shots=5))

@@ -2,5 +2,4 @@
 # 5-shot.
 _base_ = ['./baseline_resnet12_1xb128_mini-imagenet_5way-1shot.py']
 
-val_dataloader = dict(dataset=dict(num_shots=5))
-test_dataloader = dict(dataset=dict(num_shots=5))
+val_dataloader = test_dataloader = dict(dataset=dict(num_shots=5))

@@ -30,7 +30,7 @@ from mmmtl.utils.checkpoint import load_checkpoint_file, load_weights
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png')
 ImageLike = Union[str, os.PathLike, Image.Image, np.ndarray]
 FILE_FORMAT = 'mmmtl-adapted-task-v1'
-_LOADERS = ('LoadImageFromFile', 'LoadImageFromBytes')
+_LOADERS = ('LoadImage', 'LoadImageFromFile')
 
 
 def read_support_folder(root: str) -> List[Tuple[str, str]]:
@@ -129,7 +129,7 @@ class ImagePreparer:
     inverted) expose ``decode_image(raw, where, **options)``; its options
     are taken from the dataset config by name and the whole test pipeline
     follows. Otherwise the test pipeline must start with a loading
-    transform (``LoadImageFromFile`` / ``LoadImageFromBytes``), which is
+    transform (``LoadImage`` / mmcv's ``LoadImageFromFile``), which is
     applied to the image bytes with the same decoding options.
 
     Args:
@@ -165,11 +165,11 @@ class ImagePreparer:
 
     @staticmethod
     def _bytes_loader_cfg(loader: dict) -> dict:
-        """``LoadImageFromBytes`` decoding as ``loader`` decodes files."""
-        if loader['type'].split('.')[-1] == 'LoadImageFromBytes':
+        """``LoadImage`` decoding bytes as ``loader`` decodes files."""
+        if loader['type'].split('.')[-1] == 'LoadImage':
             return dict(loader)
         return dict(
-            type='LoadImageFromBytes',
+            type='LoadImage',
             color_type=loader.get('color_type', 'color'),
             backend=loader.get('imdecode_backend', 'cv2'),
             to_float32=loader.get('to_float32', False))

@@ -8,11 +8,11 @@ from .mini_imagenet import MiniImageNet
 from .omniglot import Omniglot
 from .samplers import EpisodeStreamSampler
 from .tiered_imagenet import TieredImageNet
-from .transforms import BGRToRGB, LoadImageFromBytes, ResizeCenterCrop
+from .transforms import BGRToRGB, LoadImage, ResizeCenterCrop
 
 __all__ = [
     'FewShotDataset', 'Omniglot', 'MiniImageNet', 'TieredImageNet', 'CUB',
     'Episode', 'EpisodicDataset', 'episode_collate', 'sample_episode',
-    'LoadImageFromBytes', 'BGRToRGB', 'ResizeCenterCrop',
+    'LoadImage', 'BGRToRGB', 'ResizeCenterCrop',
     'EpisodeStreamSampler'
 ]

@@ -8,13 +8,13 @@ from mmcv.transforms import CenterCrop, LoadImageFromFile, Resize
 from mmengine.dataset import BaseDataset, Compose
 from mmengine.logging import print_log
 
-from .transforms import LoadImageFromBytes, ResizeCenterCrop
+from .transforms import LoadImage, ResizeCenterCrop
 
 # What ``cache_images`` may run once per image instead of once per item: a
 # loading transform, then transforms whose output depends on their input
 # only (no randomness, no state). Matched by exact type: a subclass may add
 # randomness.
-_CACHE_LOADERS = (LoadImageFromFile, LoadImageFromBytes)
+_CACHE_LOADERS = (LoadImage, LoadImageFromFile)
 _CACHE_DETERMINISTIC = (Resize, CenterCrop, ResizeCenterCrop)
 
 
@@ -35,7 +35,7 @@ class FewShotDataset(BaseDataset):
     ``cache_images=True`` decodes the split once, at initialisation, for
     CPU runs where per-item JPEG / PNG decoding is a large part of the
     data time: the pipeline's leading deterministic transforms (a loading
-    transform, ``LoadImageFromFile`` or ``LoadImageFromBytes``, then any
+    transform, ``LoadImage`` or mmcv's ``LoadImageFromFile``, then any
     ``Resize``, ``CenterCrop`` or ``ResizeCenterCrop`` right after it) run
     once per image and their output (uint8 ``img`` and its metadata)
     replaces the entry in ``data_list``; ``pipeline`` becomes the remaining
@@ -106,8 +106,8 @@ class FewShotDataset(BaseDataset):
             raise ValueError(
                 f'{type(self).__name__} (split={self.split!r}): '
                 'cache_images=True needs a pipeline that starts with an '
-                'image loading transform (LoadImageFromFile or '
-                f'LoadImageFromBytes), got {first}')
+                'image loading transform (LoadImage or '
+                f'LoadImageFromFile), got {first}')
         prefix = Compose(transforms[:count])
         start = time.perf_counter()
         shared = None  # one array for all images while their shapes agree

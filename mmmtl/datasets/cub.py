@@ -35,7 +35,7 @@ class CUB(FewShotDataset):
     shifts no other class); hidden entries (``.ipynb_checkpoints``,
     ``.DS_Store``, ``._x.jpg``) are ignored, any other folder is an error.
     Images of a class are sorted by file name. ``data_list`` holds
-    ``img_path``: decode in the pipeline (e.g. mmcv's ``LoadImageFromFile``).
+    ``img_path``: decode in the pipeline (``LoadImage``).
 
     Args:
         data_root: folder holding ``images/<NNN.Name>/*.jpg``.

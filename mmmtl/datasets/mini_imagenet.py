@@ -121,8 +121,8 @@ class MiniImageNet(FewShotDataset):
     """miniImageNet: 100 ImageNet classes of 600 images, split 64 / 16 / 20
     (train / val / test) by Ravi & Larochelle's CSV files.
 
-    ``data_list`` holds ``img_path``: decode in the pipeline (e.g. mmcv's
-    ``LoadImageFromFile``), or once for the split with
+    ``data_list`` holds ``img_path``: decode in the pipeline (``LoadImage``),
+    or once for the split with
     ``cache_images=True`` (see :class:`FewShotDataset`). Class names are the
     wnids in the order they first appear in the CSV.
 

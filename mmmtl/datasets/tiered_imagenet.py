@@ -109,7 +109,7 @@ class TieredImageNet(FewShotDataset):
     """tieredImageNet from the pickles of its release.
 
     ``data_list`` holds ``img_bytes`` (PNG) decoded lazily by the
-    ``LoadImageFromBytes`` transform, ``gt_label`` (the fine class,
+    ``LoadImage`` transform, ``gt_label`` (the fine class,
     ``label_specific``) and ``general_label`` (the category). Class names
     are ``label_specific_str`` (wnids), in label order.
 

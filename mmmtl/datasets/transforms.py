@@ -1,10 +1,12 @@
 """Image transforms the few-shot datasets need beyond mmcv / mmpretrain's:
-decoding images kept in memory as encoded bytes, and the BGR -> RGB flip
+decoding an image from a file or from encoded bytes kept in memory, the
+test-time crop that leaves pre-cut images as they are, and the BGR -> RGB flip
 that lets RGB normalisation statistics apply after mmcv's BGR transforms."""
 from typing import Optional, Sequence
 
 import cv2
 import mmcv
+import mmengine.fileio
 import numpy as np
 from mmcv.transforms import BaseTransform
 
@@ -12,11 +14,14 @@ from mmmtl.registry import TRANSFORMS
 
 
 @TRANSFORMS.register_module()
-class LoadImageFromBytes(BaseTransform):
-    """Decode ``results['img_bytes']`` (an encoded PNG / JPEG) into ``img``.
+class LoadImage(BaseTransform):
+    """Decode an image into ``img`` from an encoded PNG / JPEG in memory
+    (``results['img_bytes']``, as tieredImageNet ships them) or from a file
+    (``results['img_path']``, as mmcv's ``LoadImageFromFile``).
 
-    The in-memory counterpart of mmcv's ``LoadImageFromFile`` for datasets
-    that ship pickled encoded images (tieredImageNet). The bytes are
+    Both go through one decoder (:func:`mmcv.imfrombytes`), so an image
+    gives the same array as a file or as bytes, and a base config's
+    pipeline serves every dataset whatever its storage. The bytes are
     dropped after decoding so that batches do not carry them.
 
     Args:
@@ -35,7 +40,7 @@ class LoadImageFromBytes(BaseTransform):
                  backend: str = 'cv2',
                  to_float32: bool = False) -> None:
         if channel_order not in ('bgr', 'rgb'):
-            raise ValueError('LoadImageFromBytes: channel_order must be '
+            raise ValueError('LoadImage: channel_order must be '
                              f"'bgr' or 'rgb', got {channel_order!r}")
         self.color_type = color_type
         self.channel_order = channel_order
@@ -43,13 +48,19 @@ class LoadImageFromBytes(BaseTransform):
         self.to_float32 = to_float32
 
     def transform(self, results: dict) -> dict:
-        where = f"dataset index {results.get('sample_idx', '?')}"
-        if 'img_bytes' not in results:
-            raise KeyError(f'LoadImageFromBytes: {where} has no "img_bytes" '
-                           f'field (fields: {sorted(results)})')
-        raw = results.pop('img_bytes')
-        if isinstance(raw, np.ndarray):  # the original release stores arrays
-            raw = raw.tobytes()
+        if 'img_bytes' in results:
+            raw = results.pop('img_bytes')
+            if isinstance(raw, np.ndarray):  # the original release's arrays
+                raw = raw.tobytes()
+            where = f"dataset index {results.get('sample_idx', '?')}"
+        elif 'img_path' in results:
+            raw = mmengine.fileio.get(results['img_path'])
+            where = results['img_path']
+        else:
+            raise KeyError(
+                'LoadImage: dataset index '
+                f"{results.get('sample_idx', '?')} has neither "
+                f'"img_bytes" nor "img_path" (fields: {sorted(results)})')
         try:
             img = mmcv.imfrombytes(
                 raw,
@@ -57,11 +68,11 @@ class LoadImageFromBytes(BaseTransform):
                 channel_order=self.channel_order,
                 backend=self.backend)
         except Exception as err:  # decoders raise many types on bad data
-            raise ValueError(f'LoadImageFromBytes: cannot decode the image '
-                             f'at {where} ({len(raw)} bytes): {err}') from err
+            raise ValueError(f'LoadImage: cannot decode the image at '
+                             f'{where} ({len(raw)} bytes): {err}') from err
         if img is None or img.size == 0:
-            raise ValueError(f'LoadImageFromBytes: cannot decode the image '
-                             f'at {where} ({len(raw)} bytes): not a valid '
+            raise ValueError(f'LoadImage: cannot decode the image at '
+                             f'{where} ({len(raw)} bytes): not a valid '
                              'PNG / JPEG')
         if self.to_float32:
             img = img.astype(np.float32)

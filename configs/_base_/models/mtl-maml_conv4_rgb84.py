@@ -2,26 +2,20 @@
 # of maml_conv4_rgb84.py as the meta branch, plus a transfer branch on a
 # C-way head over the base classes (64 for miniImageNet; configs set C);
 # beta 0.1.
+_base_ = ['./maml_conv4_rgb84.py']
+
+# the base model's backbone is shared; the rest of it is the meta branch
 model = dict(
+    _delete_=True,
     type='MTL',
-    data_preprocessor=dict(
-        type='FewShotDataPreprocessor',
-        mean=[123.675, 116.28, 103.53],
-        std=[58.395, 57.12, 57.375]),
-    backbone=dict(
-        type='Conv4',
-        in_channels=3,
-        channels=(32, 32, 32, 32),
-        track_running_stats=False),
-    meta_branch=dict(
-        type='MAML',
-        head=dict(type='LinearHead', in_channels=800),
-        num_ways=5,
-        num_inner_steps=5,
-        test_num_inner_steps=10,
-        inner_lr=0.05,
-        bn_policy='batch'),
+    data_preprocessor=_base_.model.data_preprocessor,
+    backbone=_base_.model.backbone,
+    meta_branch={
+        key: value
+        for key, value in _base_.model.items()
+        if key not in ('data_preprocessor', 'backbone')
+    },
     transfer_branch=dict(
         type='TransferClassifier',
-        head=dict(type='LinearHead', in_channels=800, num_classes=64)),
+        head=dict(_base_.model.head, num_classes=64)),
     beta=0.1)

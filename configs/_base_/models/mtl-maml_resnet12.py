@@ -1,22 +1,20 @@
 # MTL (Eshratifar et al. 2019) on 84x84 RGB: the ResNet12 and MAML inner loop
 # of maml_resnet12.py as the meta branch, plus a transfer branch on a C-way
 # head over the base classes (64 for miniImageNet; configs set C); beta 0.1.
+_base_ = ['./maml_resnet12.py']
+
+# the base model's backbone is shared; the rest of it is the meta branch
 model = dict(
+    _delete_=True,
     type='MTL',
-    data_preprocessor=dict(
-        type='FewShotDataPreprocessor',
-        mean=[123.675, 116.28, 103.53],
-        std=[58.395, 57.12, 57.375]),
-    backbone=dict(type='ResNet12', track_running_stats=False),
-    meta_branch=dict(
-        type='MAML',
-        head=dict(type='LinearHead', in_channels=640),
-        num_ways=5,
-        num_inner_steps=2,
-        test_num_inner_steps=5,
-        inner_lr=0.01,
-        bn_policy='batch'),
+    data_preprocessor=_base_.model.data_preprocessor,
+    backbone=_base_.model.backbone,
+    meta_branch={
+        key: value
+        for key, value in _base_.model.items()
+        if key not in ('data_preprocessor', 'backbone')
+    },
     transfer_branch=dict(
         type='TransferClassifier',
-        head=dict(type='LinearHead', in_channels=640, num_classes=64)),
+        head=dict(_base_.model.head, num_classes=64)),
     beta=0.1)

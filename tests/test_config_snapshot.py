@@ -1,0 +1,91 @@
+"""Every leaf config resolves to what tests/data/config_snapshot.json.gz
+recorded (tools/misc/config_snapshot.py): model, loaders, loops, optimiser,
+schedulers, hooks, evaluators and runtime. Moving values between bases
+must leave the resolved config as it was; a difference made on purpose is
+listed in ALLOWED with its reason."""
+import copy
+import fnmatch
+import inspect
+import os.path as osp
+
+import pytest
+
+from conftest import load_script
+from mmmtl.models import MAML, Conv4
+
+snapshot_tool = load_script('tools/misc/config_snapshot.py')
+ABSENT = snapshot_tool.ABSENT
+LEAVES = snapshot_tool.leaf_configs()
+SNAPSHOT = snapshot_tool.load()
+
+# leaf glob -> key path glob -> (recorded value or tuple of values, current
+# value, why)
+ALLOWED = {
+    'configs/*': {
+        '*.pipeline.0.type':
+        (('LoadImageFromFile', 'LoadImageFromBytes'), 'LoadImage',
+         'one loading transform for files and bytes, the same decoder: the '
+         'same pixels (tests/test_transforms.py)'),
+    },
+    # the MTL model bases take the MAML / Reptile model as it is, with the
+    # defaults that model states (checked below: the same modules)
+    'configs/mtl/*': {
+        'model.backbone.pool': (ABSENT, True, 'Conv4 default'),
+        'model.backbone.stride': (ABSENT, 1, 'Conv4 default'),
+        'model.meta_branch.first_order': (ABSENT, False, 'MAML default'),
+    },
+}
+
+
+def allowed(leaf: str, key: str, recorded, now) -> bool:
+    for leaf_glob, keys in ALLOWED.items():
+        if fnmatch.fnmatch(leaf, leaf_glob):
+            for key_glob, (was, becomes, _) in keys.items():
+                olds = was if isinstance(was, tuple) else (was, )
+                if (fnmatch.fnmatch(key, key_glob) and recorded in olds
+                        and now == becomes):
+                    return True
+    return False
+
+
+def test_every_leaf_is_recorded_and_every_record_is_a_leaf():
+    assert len(LEAVES) >= 80
+    assert sorted(SNAPSHOT) == LEAVES, (
+        'new leaves: python tools/misc/config_snapshot.py --add CONFIG; '
+        'a removed leaf: remove its record on purpose')
+
+
+@pytest.mark.parametrize('leaf', LEAVES, ids=[osp.basename(p) for p in LEAVES])
+def test_leaf_resolves_as_recorded(leaf):
+    if leaf not in SNAPSHOT:
+        pytest.fail(f'{leaf}: not recorded', pytrace=False)
+    found = [(key, a, b) for key, a, b in snapshot_tool.differences(
+        SNAPSHOT[leaf], snapshot_tool.record(leaf))
+             if not allowed(leaf, key, a, b)]
+    if found:
+        pytest.fail(
+            f'{leaf} resolves differently from its record:\n' +
+            '\n'.join(f'  {key}: recorded {a!r}, now {b!r}'
+                      for key, a, b in found),
+            pytrace=False)
+
+
+def test_a_changed_value_is_named_by_its_key_path():
+    leaf = 'configs/maml/maml_conv4_1xb4_cub_5way-1shot.py'
+    changed = copy.deepcopy(SNAPSHOT[leaf])
+    changed['model']['inner_lr'] = 0.5
+    changed['train_dataloader']['dataset']['dataset']['pipeline'][0][
+        'type'] = 'X'
+    del changed['model']['first_order']
+    changed['custom_hooks'] = [dict(type='HardTaskHook')]
+    assert sorted(key for key, _, _ in snapshot_tool.differences(
+        SNAPSHOT[leaf], changed)) == [
+            'custom_hooks', 'model.first_order', 'model.inner_lr',
+            'train_dataloader.dataset.dataset.pipeline.0.type'
+        ]
+
+
+def test_allowed_stated_defaults_are_the_defaults():
+    for cls, key, value in ((Conv4, 'pool', True), (Conv4, 'stride', 1),
+                            (MAML, 'first_order', False)):
+        assert inspect.signature(cls).parameters[key].default == value
