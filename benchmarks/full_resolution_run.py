@@ -6,7 +6,7 @@ The published setting (Finn et al.'s Conv4-32, meta-batch 4 of 5-way 1-shot
 15-query episodes, 5 second-order inner steps) is what the 32x32 CPU
 protocol of docs/mtl.md reduces; this script shows what a GPU makes of it.
 Each config trains for ``--minutes`` of training iterations through
-tools/train.py (TimeBudgetHook, wall clock), validating every
+tools/train.py (the time budget of FewShotTrainLoop, wall clock), validating every
 ``--val-interval`` iterations on ``--val-episodes`` seeded val episodes;
 each split is decoded into memory first (``cache_images``), so JPEG decoding
 does not time the loader instead of the model.
