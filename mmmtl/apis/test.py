@@ -86,5 +86,6 @@ def main(argv=None) -> List[dict]:
     runner = RUNNERS.build(cfg)
     runner.register_hook(MetaTestProgressHook())
     rows = runner.test()
+    del runner
     finish_distributed()
     return rows

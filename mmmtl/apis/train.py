@@ -138,4 +138,5 @@ def main(argv=None, test_tool: str = 'tools/test.py') -> None:
     runner.train()
     if get_rank() == 0:
         print(next_command(args, runner, test_tool), flush=True)
+    del runner
     finish_distributed()

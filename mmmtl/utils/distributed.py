@@ -33,8 +33,14 @@ def cpu_model_wrapper_cfg() -> Optional[dict]:
 def finish_distributed() -> None:
     """Tear the process group down before exit: a gloo group left to the
     interpreter's shutdown can abort a rank ("terminate called without an
-    active exception") after the work is done."""
+    active exception") after the work is done. Call it once the runner is
+    released (``del runner``): the garbage collection here then frees the
+    DDP reducer's pending gloo work while the interpreter is still whole,
+    not during its finalisation."""
+    import gc
+
     import torch.distributed as dist
     if dist.is_available() and dist.is_initialized():
+        gc.collect()
         dist.barrier()
         dist.destroy_process_group()
