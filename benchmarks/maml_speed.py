@@ -4,7 +4,7 @@ and ``higher``, on the same tasks and initial weights in one process.
 
     pip install higher==0.2.1 --no-deps      # optional, a benchmark extra
     python benchmarks/maml_speed.py [--regimes omniglot-ref ...]
-        [--threads 1 2] [--repeats 3]
+        [--threads 1 2] [--repeats 3] [--device cuda]
 
 Regimes (second-order MAML, Finn et al.'s Conv4 networks):
     omniglot-ref   Conv4-64 stride 2, 28x28, 5-way 1-shot 15-query, T=32,
@@ -82,6 +82,11 @@ def parse_args():
     parser.add_argument('--threads', type=int, nargs='+', default=[1, 2])
     parser.add_argument('--repeats', type=int, default=3)
     parser.add_argument('--rows', nargs='+', help='only these rows')
+    parser.add_argument(
+        '--device', default='cpu',
+        help='device of the meta-step rows, e.g. cuda (every row ends with '
+        'loss.item(), which waits for the GPU); the meta-test and call-size '
+        'timings stay on the CPU')
     parser.add_argument(
         '--meta-test-episodes', type=int, default=600,
         help='episodes of the meta-test timing (0: skip it)')
@@ -263,10 +268,15 @@ def row(module: nn.Module, loss_fn) -> tuple:
     return module, step
 
 
-def build_rows(regime: dict, selected) -> dict:
+def build_rows(regime: dict, selected, device: str = 'cpu') -> dict:
     images, inputs, samples = meta_batch(regime)
+    images, inputs = images.to(device), inputs.to(device)
+    samples = {
+        k: v.to(device) if isinstance(v, torch.Tensor) else v
+        for k, v in samples.items()
+    }
     torch.manual_seed(0)
-    model = MODELS.build(model_cfg(regime, None))
+    model = MODELS.build(model_cfg(regime, None)).to(device)
     init = copy.deepcopy(model.state_dict())
     rows = {}
 
@@ -275,11 +285,11 @@ def build_rows(regime: dict, selected) -> dict:
 
     for name, vmap in (('mmmtl vmap', True), ('mmmtl loop', False),
                        ('mmmtl auto (default)', None)):
-        m = MODELS.build(model_cfg(regime, vmap))
+        m = MODELS.build(model_cfg(regime, vmap)).to(device)
         m.load_state_dict(init)
         rows[name] = row(m, mmmtl_loss)
 
-    runner_model = MODELS.build(model_cfg(regime, None))
+    runner_model = MODELS.build(model_cfg(regime, None)).to(device)
     runner_model.load_state_dict(init)
 
     def train_step(optimizer):
@@ -291,20 +301,20 @@ def build_rows(regime: dict, selected) -> dict:
 
     rows['mmmtl runner train_step'] = (runner_model, train_step)
     rows['plain torch.func loop (baseline)'] = row(
-        PlainConv4(model),
+        PlainConv4(model).to(device),
         lambda net: plain_loop_loss(net, regime, inputs, samples))
     try:
         import higher  # noqa: F401
         rows['higher 0.2.1'] = row(
-            PlainConv4(model),
+            PlainConv4(model).to(device),
             lambda net: higher_loss(net, regime, inputs, samples))
     except ImportError:
         pass
     rows[ONE_GRAPH] = row(
-        PlainConv4(model),
+        PlainConv4(model).to(device),
         lambda net: one_graph_loss(net, regime, inputs, samples))
     torch.manual_seed(0)
-    mtl = MODELS.build(mtl_cfg(regime))
+    mtl = MODELS.build(mtl_cfg(regime)).to(device)
     mtl.load_state_dict(init, strict=False)
     rows['mmmtl MTL-MAML (auto)'] = row(mtl, mmmtl_loss)
     if selected:
@@ -324,15 +334,17 @@ def meta_step_flops(regime: dict, rows: dict) -> int:
     return counter.get_total_flops()
 
 
-def matmul_rate(size: int = 1024, repeats: int = 10) -> float:
+def matmul_rate(size: int = 1024, repeats: int = 10,
+                device: str = 'cpu') -> float:
     """FLOP/s of a square single-precision matrix product, the best of
-    ``repeats`` (what this CPU attains on dense arithmetic)."""
-    a, b = torch.randn(size, size), torch.randn(size, size)
-    a @ b
+    ``repeats`` (what the device attains on dense arithmetic)."""
+    a = torch.randn(size, size, device=device)
+    b = torch.randn(size, size, device=device)
+    (a @ b).sum().item()
     best = float('inf')
     for _ in range(repeats):
         start = time.perf_counter()
-        a @ b
+        (a @ b).sum().item()  # .item() waits for a GPU
         best = min(best, time.perf_counter() - start)
     return 2 * size**3 / best
 
@@ -410,7 +422,7 @@ def main():
         regime = REGIMES[name]
         for threads in args.threads:
             torch.set_num_threads(threads)
-            rows = build_rows(regime, args.rows)
+            rows = build_rows(regime, args.rows, args.device)
             flops = (meta_step_flops(regime, rows)
                      if 'plain torch.func loop (baseline)' in rows else None)
             results = time_rows(regime, rows, args.repeats)
@@ -436,7 +448,7 @@ def main():
             if mtl and maml:
                 print(f'\nMTL-MAML / MAML iteration: {mtl[1] / maml[1]:.2f}')
             if flops and base:
-                peak = matmul_rate()
+                peak = matmul_rate(device=args.device)
                 rate = flops / base[1]
                 print(f'\nroofline: a meta-step is {flops / 1e9:.2f} GFLOP; '
                       f'the plain loop runs it at {rate / 1e9:.1f} GFLOP/s, '
