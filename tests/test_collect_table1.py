@@ -34,6 +34,8 @@ def test_tables_and_paired_differences(tmp_path):
     write(osp.join(out, 'mtl-maml'), [row(5, 1, mtl)])
     write(osp.join(out, 'maml'), [row(5, 1, maml)])
     write(osp.join(out, 'transfer'), [row(5, 1, [70.0, 70.0, 70.0, 70.0])])
+    write(osp.join(out, 'mtl-maml-warm'), [row(5, 1, [80.0, 70.0, 70.0,
+                                                      80.0])])
     write(osp.join(out, 'standard', 'maml'), [row(5, 1, maml),
                                               row(5, 5, mtl)])
     write(osp.join(out, 'standard', 'mtl-maml'), [row(5, 1, mtl)])
@@ -46,6 +48,15 @@ def test_tables_and_paired_differences(tmp_path):
     # MTL 65 is below the transfer's 70 (no), +2.5 above MAML's 62.5
     assert ('no (-5.00 vs transfer; +2.50 vs maml; paired vs maml +2.50 +- '
             '8.13)') in table
+    # a verdict column per MTL column present, none for the absent Reptile
+    header = table.splitlines()[0]
+    assert header.endswith('| MTL-MAML >= max(MAML, Transfer) | '
+                           'MTL-MAML (warm start) >= max(MAML, Transfer) |')
+    assert 'MTL-Reptile' not in header
+    # the warm start: 75 above the transfer's 70; differences 40, 10, 10,
+    # -10 to MAML: mean 12.5, std sqrt(318.75), CI 1.96 * 17.854 / 2
+    assert 'yes (+5.00 vs transfer; +12.50 vs maml; paired vs maml +12.50 ' \
+        '+- 17.50)' in table
     with open(osp.join(out, 'standard.md')) as f:
         standard = f.read()
     # ours beside the published MAML numbers (Finn et al.); CIs 1.96 *
