@@ -106,13 +106,14 @@ class MTL(BaseFewShotClassifier):
 
     Config: ``meta_branch`` may be a whole meta-learner config, its
     ``backbone`` and ``data_preprocessor`` included: they become the shared
-    ones (so an MTL model base is the MAML / Reptile model base as it is,
-    plus a transfer branch). ``model.backbone`` / ``model.data_preprocessor``
-    then replace them where they name a ``type`` (or say ``_delete_=True``)
-    and change the keys they give otherwise (``model.backbone.channels=...``
-    on the command line works as for any classifier). The transfer branch's
-    ``type`` defaults to ``TransferClassifier``, and its ``head`` follows
-    the same rule over the meta branch's head: ``transfer_branch=dict(head=dict(num_classes=64))``
+    ones (so an MTL config is the MAML / Reptile config as it is, its model
+    wrapped, plus a transfer branch). ``model.backbone`` /
+    ``model.data_preprocessor`` then replace them where they name a
+    ``type`` (or say ``_delete_=True``) and change the keys they give
+    otherwise (``model.backbone.channels=...`` on the command line works as
+    for any classifier). The transfer branch's ``type`` defaults to
+    ``TransferClassifier``, and its ``head`` follows the same rule over the
+    meta branch's head: ``transfer_branch=dict(head=dict(num_classes=64))``
     is the meta head with 64 classes (C = the number of base classes).
 
     Args:
