@@ -223,7 +223,10 @@ def hand_meta_test(config, checkpoint, options=(), ways=None, shots=None,
         if value is not None:
             episodes_cfg[key] = value
     dataset = DATASETS.build(episodes_cfg)
-    norm = cfg.model.get('data_preprocessor') or {}
+    # (an MTL model shares its meta branch's data preprocessor)
+    norm = (cfg.model.get('data_preprocessor')
+            or cfg.model.get('meta_branch', {}).get('data_preprocessor')
+            or {})
     accuracies = []
     for index in range(len(dataset)):
         item = dataset[index]

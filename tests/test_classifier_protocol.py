@@ -21,6 +21,7 @@ DOCTESTED = {
     'mmmtl.models.heads.prototype': 3,
     'mmmtl.models.classifiers.episode_split': 4,
     'mmmtl.models.classifiers.base': 11,
+    'mmmtl.models.classifiers.mtl': 4,
     'mmmtl.apis.custom_task': 10,
 }
 

@@ -97,7 +97,9 @@ def test_config_builds_and_matches_its_name(path):
     if 'head' in method:
         assert cfg.model.head.type == method['head'], path
     # backbone, dataset, batch, test episodes
-    assert cfg.model.backbone.type == BACKBONES[name['backbone']], path
+    # (an MTL model shares its meta branch's backbone)
+    backbone = cfg.model.get('backbone') or cfg.model.meta_branch.backbone
+    assert backbone.type == BACKBONES[name['backbone']], path
     for loader in (cfg.train_dataloader, cfg.val_dataloader,
                    cfg.test_dataloader):
         assert dataset_type(loader) == DATASETS[name['dataset']], path
@@ -140,7 +142,7 @@ def test_config_builds_and_matches_its_name(path):
         assert out_features == BASE_CLASSES[name['dataset']], path
     if cfg.model.type == 'MTL':
         assert transfer.fc.in_features == feats.shape[1], path
-        assert 0 < cfg.model.beta < 1
+        assert 0 < model.beta < 1
     if not episodic:
         with torch.no_grad():
             assert model.head(feats).shape == (2, out_features), path

@@ -46,7 +46,7 @@ def test_metafile_entries_name_existing_configs():
         for result in model['Results']:
             metrics = result['Metrics']
             assert set(gen_model_zoo.METRIC_KEYS) <= set(metrics), model
-            assert result['Dataset'] == 'Omniglot'
+            assert result['Dataset'] in ('Omniglot', 'miniImageNet')
             assert metrics['Split'] == 'test'
             assert 0 < metrics['CI95'] < metrics['Accuracy'] <= 100
 

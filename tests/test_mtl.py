@@ -336,13 +336,83 @@ def test_new_tasks_are_learned_as_the_meta_branch_learns_them(meta):
 def test_bad_configs_are_named():
     with pytest.raises(ValueError, match='beta must be in'):
         build_mtl('maml', beta=1.5)
-    with pytest.raises(ValueError, match='meta_branch must not have its own'):
+    with pytest.raises(ValueError, match='backbone has no type and the'):
+        MODELS.build(
+            dict(
+                type='MTL',
+                backbone=dict(channels=(3, 3)),
+                meta_branch=META_BRANCHES['maml'],
+                transfer_branch=TRANSFER))
+    with pytest.raises(ValueError, match='transfer_branch must not have'):
         MODELS.build(
             dict(
                 type='MTL',
                 backbone=BACKBONE,
-                meta_branch=dict(META_BRANCHES['maml'], backbone=BACKBONE),
-                transfer_branch=TRANSFER))
+                meta_branch=META_BRANCHES['maml'],
+                transfer_branch=dict(TRANSFER, backbone=BACKBONE)))
+    with pytest.raises(ValueError, match='no backbone'):
+        MODELS.build(
+            dict(type='MTL', meta_branch=META_BRANCHES['maml'],
+                 transfer_branch=TRANSFER))
+    with pytest.raises(ValueError, match='head has no type and the meta'):
+        MODELS.build(
+            dict(
+                type='MTL',
+                backbone=BACKBONE,
+                meta_branch=META_BRANCHES['protonet'],
+                transfer_branch=dict(head=dict(num_classes=CLASSES))))
+
+
+@pytest.mark.parametrize('meta', ['maml', 'reptile'])
+def test_whole_meta_model_as_branch_builds_the_same_model(meta):
+    """meta_branch = the meta-learner's own model config (backbone and data
+    preprocessor inside) and a transfer head given by its class count: the
+    same modules, weights and meta-training loss as the explicit form."""
+    explicit = build_mtl(meta)
+    preprocessor = dict(type='FewShotDataPreprocessor', mean=[0.5],
+                        std=[0.25])
+    torch.manual_seed(0)
+    brief = MODELS.build(
+        dict(
+            type='MTL',
+            meta_branch=dict(META_BRANCHES[meta], backbone=BACKBONE,
+                             data_preprocessor=preprocessor),
+            transfer_branch=dict(head=dict(num_classes=CLASSES)),
+            beta=0.3)).double()
+    assert brief.transfer_branch.head.fc.out_features == CLASSES
+    assert brief.meta_branch.backbone is brief.backbone
+    assert brief.transfer_branch.backbone is brief.backbone
+    assert brief.data_preprocessor.mean.flatten().tolist() == [0.5]
+    state, expected = brief.state_dict(), explicit.state_dict()
+    assert sorted(state) == sorted(expected)
+    for key in expected:
+        torch.testing.assert_close(state[key], expected[key])
+    inputs, samples = meta_batch()
+    torch.testing.assert_close(
+        brief.loss(inputs, samples)['loss'],
+        explicit.loss(inputs, samples)['loss'])
+
+
+def test_model_keys_change_or_replace_the_meta_branchs():
+    """model.backbone / model.data_preprocessor without a type change the
+    keys they give of the meta branch's; with one they replace it."""
+    maml = dict(META_BRANCHES['maml'], backbone=BACKBONE)
+    changed = MODELS.build(
+        dict(type='MTL', meta_branch=maml, transfer_branch=TRANSFER,
+             backbone=dict(channels=(3, 5)),
+             data_preprocessor=dict(type='FewShotDataPreprocessor',
+                                    mean=[0.5], std=[0.25])))
+    convs = [m for m in changed.backbone.modules()
+             if isinstance(m, torch.nn.Conv2d)]
+    assert [c.out_channels for c in convs] == [3, 5]
+    assert convs[0].in_channels == 1  # kept from the meta branch's
+    assert changed.data_preprocessor.std.flatten().tolist() == [0.25]
+    replaced = MODELS.build(
+        dict(type='MTL', meta_branch=maml, transfer_branch=TRANSFER,
+             backbone=dict(type='Conv4', in_channels=1, channels=(2, 2),
+                           track_running_stats=False)))
+    assert [m.out_channels for m in replaced.backbone.modules()
+            if isinstance(m, torch.nn.Conv2d)] == [2, 2]
 
 
 USER_MODULE = '''

@@ -1,10 +1,12 @@
-# MTL (Eshratifar et al. 2019) with a MAML meta branch, Omniglot 20-way
-# 1-shot: the episodes, inner loop and schedule of
-# ../maml/maml_conv4_1xb16_omniglot_20way-1shot.py, plus the transfer branch
-# (beta = 0.1).
-_base_ = ['./mtl-maml_conv4_1xb32_omniglot_5way-1shot.py']
+# MTL (Eshratifar et al. 2019) on
+# ../maml/maml_conv4_1xb16_omniglot_20way-1shot.py as it is (episodes,
+# schedule, runtime): its MAML model the meta branch (backbone and data
+# preprocessor shared), plus a transfer branch, a TransferClassifier with the
+# MAML head over the 4112 base classes (beta: MTL's default 0.1).
+_base_ = ['../maml/maml_conv4_1xb16_omniglot_20way-1shot.py']
 
 model = dict(
-    meta_branch=dict(num_ways=20, num_inner_steps=5, test_num_inner_steps=10))
-train_dataloader = dict(batch_size=16, dataset=dict(num_ways=20))
-val_dataloader = test_dataloader = dict(dataset=dict(num_ways=20))
+    _delete_=True,
+    type='MTL',
+    meta_branch=_base_.model,
+    transfer_branch=dict(head=dict(num_classes=4112)))

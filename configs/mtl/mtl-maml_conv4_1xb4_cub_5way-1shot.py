@@ -1,11 +1,11 @@
-# MTL (Eshratifar et al. 2019) with a MAML meta branch, CUB 5-way
-# 1-shot, conv4: the episodes and schedule of
-# ../maml/maml_conv4_1xb4_cub_5way-1shot.py, plus the transfer branch over
-# the 100 base classes (beta = 0.1).
-_base_ = [
-    '../_base_/datasets/cub_episodic.py',
-    '../_base_/models/mtl-maml_conv4_rgb84.py',
-    '../_base_/schedules/meta_adam_60k.py', '../_base_/default_runtime.py'
-]
+# MTL (Eshratifar et al. 2019) on ../maml/maml_conv4_1xb4_cub_5way-1shot.py as
+# it is (episodes, schedule, runtime): its MAML model the meta branch (backbone
+# and data preprocessor shared), plus a transfer branch, a TransferClassifier
+# with the MAML head over the 100 base classes (beta: MTL's default 0.1).
+_base_ = ['../maml/maml_conv4_1xb4_cub_5way-1shot.py']
 
-model = dict(transfer_branch=dict(head=dict(num_classes=100)))
+model = dict(
+    _delete_=True,
+    type='MTL',
+    meta_branch=_base_.model,
+    transfer_branch=dict(head=dict(num_classes=100)))

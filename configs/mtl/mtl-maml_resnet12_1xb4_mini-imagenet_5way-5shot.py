@@ -1,6 +1,12 @@
-# MTL with a MAML meta branch, miniImageNet 5-way 5-shot, resnet12: the 1-shot
-# config with 5-shot episodes.
-_base_ = ['./mtl-maml_resnet12_1xb4_mini-imagenet_5way-1shot.py']
+# MTL (Eshratifar et al. 2019) on
+# ../maml/maml_resnet12_1xb4_mini-imagenet_5way-5shot.py as it is (episodes,
+# schedule, runtime): its MAML model the meta branch (backbone and data
+# preprocessor shared), plus a transfer branch, a TransferClassifier with the
+# MAML head over the 64 base classes (beta: MTL's default 0.1).
+_base_ = ['../maml/maml_resnet12_1xb4_mini-imagenet_5way-5shot.py']
 
-train_dataloader = dict(dataset=dict(num_shots=5))
-val_dataloader = test_dataloader = dict(dataset=dict(num_shots=5))
+model = dict(
+    _delete_=True,
+    type='MTL',
+    meta_branch=_base_.model,
+    transfer_branch=dict(head=dict(num_classes=64)))

@@ -1,12 +1,12 @@
-# MTL (Eshratifar et al. 2019) with a Reptile meta branch, miniImageNet 5-way
-# 1-shot: the episodes and schedule of
-# ../reptile/reptile_conv4_1xb5_mini-imagenet_5way-1shot.py, plus the transfer
-# branch over the 64 base classes (beta = 0.1).
-_base_ = [
-    '../_base_/datasets/mini_imagenet_episodic.py',
-    '../_base_/models/mtl-reptile_conv4_rgb84.py',
-    '../_base_/schedules/reptile_sgd_100k.py', '../_base_/default_runtime.py'
-]
+# MTL (Eshratifar et al. 2019) on
+# ../reptile/reptile_conv4_1xb5_mini-imagenet_5way-1shot.py as it is (episodes,
+# schedule, runtime): its Reptile model the meta branch (backbone and data
+# preprocessor shared), plus a transfer branch, a TransferClassifier with the
+# Reptile head over the 64 base classes (beta: MTL's default 0.1).
+_base_ = ['../reptile/reptile_conv4_1xb5_mini-imagenet_5way-1shot.py']
 
-train_dataloader = dict(
-    batch_size=5, dataset=dict(num_shots=15, num_queries=0))
+model = dict(
+    _delete_=True,
+    type='MTL',
+    meta_branch=_base_.model,
+    transfer_branch=dict(head=dict(num_classes=64)))

@@ -161,7 +161,9 @@ def render_model_zoo(metafiles: List[Tuple[str, dict]]) -> str:
         '`python tools/misc/gen_model_zoo.py` from '
         '`configs/<method>/metafile.yml` (OpenMMLab format; `mim search '
         'mmmtl` reads the same files). Each result was measured on CPU on '
-        'real Omniglot (Vinyals split, 28x28), meta-tested on seeded test '
+        'real Omniglot (Vinyals split, 28x28) or real miniImageNet (Ravi '
+        'split, on the reduced 32x32 CPU protocol of docs/mtl.md: the '
+        'published results are at 84x84), meta-tested on seeded test '
         'episodes; the 95% confidence interval is 1.96 std / sqrt(episodes). '
         'No checkpoints are published: each entry gives the commands that '
         'train and test it, and the doc that discusses it.', '',

@@ -4,7 +4,7 @@ Pedram, "A Meta-Learning Approach for Custom Model Training", AAAI 2019).
 Not Sun et al.'s "Meta-Transfer Learning" (frozen pretrained backbone with
 meta-learned scaling and shifting): that is :class:`MTLScaleShift`.
 """
-from typing import Dict, Optional
+from typing import Dict, Optional, Tuple
 
 from torch import Tensor
 
@@ -12,6 +12,52 @@ from mmmtl.registry import MODELS
 from .base import BaseFewShotClassifier
 
 BRANCHES = ('meta_branch', 'transfer_branch')
+
+
+def _over(own: Optional[dict], given: Optional[dict]) -> Optional[dict]:
+    """``given`` replaces ``own`` where it names a ``type`` (or says
+    ``_delete_=True``, the config idiom, which mmengine leaves in place where
+    the base had no such key); without one it changes only the keys it
+    gives."""
+    if given is None:
+        return own
+    given = dict(given)
+    if given.pop('_delete_', False) or own is None or 'type' in given:
+        return given
+    return dict(own, **given)
+
+
+def mtl_branches(meta_branch: dict,
+                 transfer_branch: dict,
+                 backbone: Optional[dict] = None,
+                 data_preprocessor: Optional[dict] = None
+                 ) -> Tuple[dict, Optional[dict], Tuple[dict, dict]]:
+    """What :class:`MTL` is built from: the shared backbone and data
+    preprocessor and the two branch configs without them (see MTL's
+    docstring for the rules)."""
+    meta_branch = dict(meta_branch)
+    backbone = _over(meta_branch.pop('backbone', None), backbone)
+    data_preprocessor = _over(meta_branch.pop('data_preprocessor', None),
+                              data_preprocessor)
+    if 'backbone' in transfer_branch:
+        raise ValueError('MTL: transfer_branch must not have its own '
+                         'backbone (the branches share model.backbone)')
+    transfer_branch = dict(dict(type='TransferClassifier'), **transfer_branch)
+    if 'head' in transfer_branch:
+        transfer_branch['head'] = _over(meta_branch.get('head'),
+                                        transfer_branch['head'])
+    for key, cfg in (('backbone', backbone),
+                     ('data_preprocessor', data_preprocessor),
+                     ('transfer_branch.head', transfer_branch.get('head'))):
+        if cfg is not None and 'type' not in cfg:
+            raise ValueError(
+                f'MTL: model.{key} has no type and the meta branch '
+                f"({meta_branch.get('type')}) has none to take it from; "
+                'give it in full')
+    if backbone is None:
+        raise ValueError('MTL: no backbone: give model.backbone or '
+                         'model.meta_branch.backbone')
+    return backbone, data_preprocessor, (meta_branch, transfer_branch)
 
 
 @MODELS.register_module()
@@ -58,35 +104,63 @@ class MTL(BaseFewShotClassifier):
     Checkpoints hold the shared backbone once, under ``backbone.`` as in the
     other classifiers.
 
+    Config: ``meta_branch`` may be a whole meta-learner config, its
+    ``backbone`` and ``data_preprocessor`` included: they become the shared
+    ones (so an MTL config is the MAML / Reptile config as it is, its model
+    wrapped, plus a transfer branch). ``model.backbone`` /
+    ``model.data_preprocessor`` then replace them where they name a
+    ``type`` (or say ``_delete_=True``) and change the keys they give
+    otherwise (``model.backbone.channels=...`` on the command line works as
+    for any classifier). The transfer branch's ``type`` defaults to
+    ``TransferClassifier``, and its ``head`` follows the same rule over the
+    meta branch's head: ``transfer_branch=dict(head=dict(num_classes=64))``
+    is the meta head with 64 classes (C = the number of base classes).
+
     Args:
-        backbone: the shared backbone's config.
-        meta_branch: config of the meta-learner without ``backbone``, e.g.
-            ``dict(type='MAML', head=..., num_ways=5, inner_lr=0.4)``.
+        meta_branch: config of the meta-learner, e.g.
+            ``dict(type='MAML', head=..., num_ways=5, inner_lr=0.4)``, with
+            or without ``backbone`` / ``data_preprocessor`` (see above).
         transfer_branch: config of the transfer learner without
-            ``backbone``, e.g. ``dict(type='TransferClassifier',
-            head=dict(type='LinearHead', in_channels=256, num_classes=4112))``
-            (C = the number of base classes).
+            ``backbone``, e.g. ``dict(head=dict(num_classes=4112))`` or
+            ``dict(type='TransferClassifier', head=dict(type='LinearHead',
+            in_channels=256, num_classes=4112))``.
         beta: weight of the transfer update, in [0, 1].
         share_features: train the transfer branch on the meta branch's
             features at the shared weights (see above).
+        backbone: the shared backbone's config, or changes to the meta
+            branch's (see above).
+        data_preprocessor: likewise.
+
+    Example:
+        >>> from mmmtl.registry import MODELS
+        >>> maml = dict(type='MAML', num_ways=5, inner_lr=0.4,
+        ...             backbone=dict(type='Conv4', in_channels=1,
+        ...                           track_running_stats=False),
+        ...             head=dict(type='LinearHead', in_channels=64,
+        ...                       num_classes=5))
+        >>> mtl = MODELS.build(dict(type='MTL', meta_branch=maml,
+        ...                         transfer_branch=dict(
+        ...                             head=dict(num_classes=100))))
+        >>> mtl.transfer_branch.head.fc.out_features
+        100
+        >>> mtl.meta_branch.backbone is mtl.backbone
+        True
     """
 
     def __init__(self,
-                 backbone: dict,
                  meta_branch: dict,
                  transfer_branch: dict,
                  beta: float = 0.1,
                  share_features: bool = True,
+                 backbone: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         if not 0.0 <= beta <= 1.0:
             raise ValueError(f'MTL: beta must be in [0, 1], got {beta}')
+        backbone, data_preprocessor, branches = mtl_branches(
+            meta_branch, transfer_branch, backbone, data_preprocessor)
         super().__init__(backbone, data_preprocessor, init_cfg)
-        for name, cfg in zip(BRANCHES, (meta_branch, transfer_branch)):
-            if 'backbone' in cfg:
-                raise ValueError(
-                    f'MTL: {name} must not have its own backbone (the '
-                    'branches share model.backbone)')
+        for name, cfg in zip(BRANCHES, branches):
             setattr(self, name,
                     MODELS.build(dict(cfg, backbone=self.backbone)))
         self.beta = beta
@@ -100,7 +174,7 @@ class MTL(BaseFewShotClassifier):
                         f'{method}() ({type(getattr(self, name)).__name__} '
                         'has none); implement it or set '
                         'share_features=False')
-        self._register_state_dict_hook(_drop_branch_backbones)
+        self.register_state_dict_post_hook(_drop_branch_backbones)
         self.register_load_state_dict_pre_hook(_fill_branch_backbones)
 
     def loss(self, inputs: Tensor, data_samples: dict) -> Dict[str, Tensor]:
@@ -142,7 +216,7 @@ class MTL(BaseFewShotClassifier):
 
 def _drop_branch_backbones(module: MTL, state_dict: dict, prefix: str,
                            local_metadata: dict) -> None:
-    """State-dict hook: the branches' backbone entries repeat
+    """State-dict post-hook: the branches' backbone entries repeat
     ``backbone.``; keep one copy."""
     repeated = tuple(f'{prefix}{b}.backbone.' for b in BRANCHES)
     for key in [k for k in state_dict if k.startswith(repeated)]:
