@@ -12,6 +12,7 @@
 #   bash benchmarks/mini_imagenet_table1.sh standard  # 5-way, test split
 #   bash benchmarks/mini_imagenet_table1.sh table1    # only Table 1's
 #       models (the variants' warm start included), trained then tested
+#       (the same as table1-train, then table1-test)
 #   python benchmarks/collect_table1.py work_dirs/mini_table1  # md/csv/png
 # Models: Transfer (Baseline), Baseline++, ProtoNet, Reptile, MTL-Reptile,
 # MAML, MTL-MAML, and Sun et al.'s MTL (scaling and shifting on the frozen
@@ -197,25 +198,31 @@ standard_b() {
 
 # Table 1 alone, the streams balanced by their measured test times (the
 # MAML-like models' tests take longest)
-table1_a() {
+table1_train_a() {
     train transfer "$T"
     train maml "$M"
     train reptile "$R"
     train protonet "$P"
+}
+table1_train_b() {
+    train_warm
+    train mtl-maml "$MM"
+    train mtl-reptile "$MR"
+}
+table1_test_a() {
     table1 maml maml "$M"
     table1 reptile reptile "$R"
     table1 protonet protonet "$P"
     table1 transfer transfer "$T"
     table1 transfer-linear transfer "$T" "${LINEAR[@]}"
 }
-table1_b() {
-    train_warm
-    train mtl-maml "$MM"
-    train mtl-reptile "$MR"
+table1_test_b() {
     table1 mtl-maml mtl-maml "$MM"
     table1 mtl-reptile mtl-reptile "$MR"
     table1 mtl-maml-warm mtl-maml-warm "$MM"
 }
+table1_a() { table1_train_a; table1_test_a; }
+table1_b() { table1_train_b; table1_test_b; }
 
 case "${1:-all}" in
 train) streams train_a train_b ;;
@@ -224,6 +231,8 @@ val) streams val_a val_b ;;
 test) streams test_a test_b ;;
 standard) streams standard_a standard_b ;;
 table1) streams table1_a table1_b ;;
+table1-train) streams table1_train_a table1_train_b ;;
+table1-test) streams table1_test_a table1_test_b ;;
 all)
     streams train_a train_b
     streams variants_a variants_b
@@ -231,5 +240,5 @@ all)
     streams standard_a standard_b
     streams test_a test_b
     ;;
-*) echo "usage: $0 [train|variants|val|test|standard|table1|all]" >&2; exit 2 ;;
+*) echo "usage: $0 [train|variants|val|test|standard|table1|table1-train|table1-test|all]" >&2; exit 2 ;;
 esac
