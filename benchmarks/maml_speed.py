@@ -44,7 +44,7 @@ from torch.func import functional_call
 
 import mmmtl  # noqa: F401
 from mmmtl.registry import MODELS
-from mmmtl.utils import register_all_modules
+from mmmtl.utils import register_all_modules, tune_allocator
 
 REGIMES = {
     'omniglot-ref':
@@ -64,6 +64,7 @@ REGIMES = {
          lr=0.05, size=32),
 }
 ONE_GRAPH = 'all tasks in one graph (shared weights, not a MAML step)'
+NCHW = 'mmmtl auto, NCHW (before channels_last)'
 NETS = {
     'omniglot':
     dict(backbone=dict(in_channels=1, pool=False, stride=2), features=256,
@@ -87,6 +88,11 @@ def parse_args():
         help='device of the meta-step rows, e.g. cuda (every row ends with '
         'loss.item(), which waits for the GPU); the meta-test and call-size '
         'timings stay on the CPU')
+    parser.add_argument(
+        '--allocator', choices=('tuned', 'default'), default='tuned',
+        help="tuned: glibc keeps freed memory in the process, as mmmtl's "
+        'tools set it (mmmtl.utils.tune_allocator); default: glibc as it '
+        'comes (every row runs under the same setting)')
     parser.add_argument(
         '--meta-test-episodes', type=int, default=600,
         help='episodes of the meta-test timing (0: skip it)')
@@ -163,11 +169,13 @@ def meta_batch(regime: dict):
 
 
 class PlainConv4(nn.Module):
-    """The same Conv4 with native BatchNorm2d, for the baselines."""
+    """The same Conv4 with native BatchNorm2d and the default memory format
+    (NCHW), for the baselines."""
 
     def __init__(self, reference: nn.Module) -> None:
         super().__init__()
         self.backbone = copy.deepcopy(reference.backbone)
+        self.backbone.channels_last = False
         for block in self.backbone.layers:
             norm = block[1]
             native = nn.BatchNorm2d(norm.num_features,
@@ -284,9 +292,10 @@ def build_rows(regime: dict, selected, device: str = 'cpu') -> dict:
         return module.loss(inputs, samples)['loss']
 
     for name, vmap in (('mmmtl vmap', True), ('mmmtl loop', False),
-                       ('mmmtl auto (default)', None)):
+                       ('mmmtl auto (default)', None), (NCHW, None)):
         m = MODELS.build(model_cfg(regime, vmap)).to(device)
         m.load_state_dict(init)
+        m.backbone.channels_last = name != NCHW
         rows[name] = row(m, mmmtl_loss)
 
     runner_model = MODELS.build(model_cfg(regime, None)).to(device)
@@ -350,11 +359,13 @@ def matmul_rate(size: int = 1024, repeats: int = 10,
 
 
 def time_meta_test(episodes: int) -> None:
-    """Seconds for ``episodes`` Omniglot-shaped 5-way 1-shot 15-query
-    meta-test episodes (adapt + predict, the loop of tools/test.py): MAML's
-    3 fine-tuning steps of all weights (functional, no model copies) and
-    the transfer baseline's 100 steps of a cosine head on support features
-    computed once per episode."""
+    """Seconds for ``episodes`` meta-test episodes (adapt + predict, the loop
+    of tools/test.py) on random images: Omniglot-shaped 5-way 1-shot
+    15-query episodes for MAML's 3 fine-tuning steps of all weights
+    (functional, no model copies) and the transfer baseline's 100 steps of a
+    cosine head on support features computed once per episode; and the
+    miniImageNet study's MAML test (32x32 RGB, Conv4-32, 5-way 5-shot
+    15-query, 10 steps with line search), also in the NCHW memory format."""
     regime = REGIMES['omniglot-ref']
     net = NETS['omniglot']
     torch.manual_seed(0)
@@ -365,22 +376,36 @@ def time_meta_test(episodes: int) -> None:
                            track_running_stats=True),
              head=dict(type='LinearHead', in_channels=64,
                        num_classes=net['classes'])))
-    gen = torch.Generator().manual_seed(1)
-    ways, shots, queries = 5, 1, 15
-    labels = torch.arange(ways).repeat_interleave(shots)
+    study = dict(model_cfg(REGIMES['mini-32'], None), num_ways=5,
+                 first_order=True, zero_head=True, test_num_inner_steps=10,
+                 test_batch_size=50, test_line_search=True)
+    mini = MODELS.build(study)
+    mini_nchw = MODELS.build(study)
+    mini_nchw.load_state_dict(mini.state_dict())
+    mini_nchw.backbone.channels_last = False
+    omniglot = (5, 1, 15, 1, 28)
+    rgb32 = (5, 5, 15, 3, 32)
     rows = []
-    for name, model in (('MAML, 3 steps of all weights', maml),
-                        ('Transfer, 100 steps of a cosine head', transfer)):
+    for name, model, (ways, shots, queries, channels, size) in (
+        ('MAML, 3 steps of all weights (Omniglot 5w1s)', maml, omniglot),
+        ('Transfer, 100 steps of a cosine head (Omniglot 5w1s)', transfer,
+         omniglot),
+        ('MAML, the 32x32 study test (5w5s, 10 steps, line search)', mini,
+         rgb32),
+        ('the same in NCHW (before channels_last)', mini_nchw, rgb32),
+    ):
+        gen = torch.Generator().manual_seed(1)
+        labels = torch.arange(ways).repeat_interleave(shots)
         model.eval()
         start = time.perf_counter()
         for _ in range(episodes):
-            x = torch.rand(ways * (shots + queries), 1, 28, 28,
+            x = torch.rand(ways * (shots + queries), channels, size, size,
                            generator=gen)
             state = model.adapt(x[:ways * shots], labels, ways)
             model.predict_query(state, x[ways * shots:])
         rows.append((name, time.perf_counter() - start))
-    print(f'\nmeta-test: {episodes} episodes of 5-way 1-shot 15-query '
-          f'(28x28), {torch.get_num_threads()} thread(s)\n')
+    print(f'\nmeta-test: {episodes} episodes (random images), '
+          f'{torch.get_num_threads()} thread(s)\n')
     print('| method | s for all episodes | ms / episode |')
     print('|---|---|---|')
     for name, seconds in rows:
@@ -418,6 +443,9 @@ def time_call_sizes(sizes=(5, 15, 25, 75, 150, 300, 600, 2400),
 def main():
     args = parse_args()
     register_all_modules()
+    if args.allocator == 'tuned' and not tune_allocator():
+        raise SystemExit('--allocator tuned: glibc mallopt unavailable')
+    print(f'allocator: {args.allocator}')
     for name in args.regimes:
         regime = REGIMES[name]
         for threads in args.threads:

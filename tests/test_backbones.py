@@ -160,3 +160,42 @@ def test_transfer_configs_build():
         with torch.no_grad():
             feats = model.extract_feat(torch.randn(1, 3, 84, 84))
         assert feats.shape == (1, expected), name
+
+
+@pytest.mark.parametrize('in_channels,pool,stride,size',
+                         [(3, True, 1, 32), (1, False, 2, 28)])
+def test_conv4_channels_last_same_numbers_and_format(in_channels, pool,
+                                                     stride, size):
+    """On CPU the blocks run in channels_last (from the first block whose
+    input has more than one channel), with the outputs and gradients of the
+    NCHW network; inside the tasks' vmap they are left as they come."""
+    from mmmtl.models.inner_loop import in_task_vmap, map_tasks
+    torch.manual_seed(0)
+    net = MODELS.build(
+        dict(type='Conv4', in_channels=in_channels, channels=(8, 8, 8, 8),
+             pool=pool, stride=stride, track_running_stats=False)).double()
+    formats = []
+    for block in net.layers:
+        block.register_forward_pre_hook(lambda m, args: formats.append(
+            'vmap' if in_task_vmap() else args[0].shape[1] > 1 and args[0].
+            is_contiguous(memory_format=torch.channels_last)))
+    x = torch.randn(6, in_channels, size, size, dtype=torch.float64)
+    out = net(x)
+    grads = torch.autograd.grad(out.square().sum(), list(net.parameters()))
+    assert formats == [in_channels > 1, True, True, True]
+    assert out.is_contiguous()
+    formats.clear()
+    net.channels_last = False
+    ref = net(x)
+    ref_grads = torch.autograd.grad(ref.square().sum(),
+                                    list(net.parameters()))
+    assert formats == [False] * 4
+    assert torch.allclose(out, ref, atol=1e-10)
+    for g, r in zip(grads, ref_grads):
+        assert torch.allclose(g, r, atol=1e-9)
+    net.channels_last = True
+    formats.clear()
+    tasks = torch.stack([x, x.flip(0)])
+    batched = map_tasks(net, (tasks, ), vmap=True)
+    assert formats == ['vmap'] * 4
+    assert torch.allclose(batched[0], ref, atol=1e-10)

@@ -183,6 +183,38 @@ def test_line_search_halves_steps_that_overshoot():
         inner_loop(loss, {'w': w}, 1, 3.0, line_search=True)
 
 
+def test_line_search_computes_each_point_once_with_one_loss():
+    """With one loss for every step, the gradient the line search took at
+    an accepted point is the next step's: the same fast weights as the same
+    loss given once per step (which evaluates every point again), with
+    fewer evaluations. A quartic with a rate that overshoots at first, so
+    some candidates are rejected."""
+    calls = []
+
+    def loss(p):
+        calls.append(1)
+        return (p['w']**4).sum() + (p['w'] * p['v']).sum()
+
+    gen = torch.Generator().manual_seed(0)
+    params = {
+        'w': torch.randn(3, generator=gen, dtype=torch.float64) * 2,
+        'v': torch.randn(3, generator=gen, dtype=torch.float64)
+    }
+    once = inner_loop(loss, params, 6, 0.3, first_order=True,
+                      line_search=True)
+    n_once = len(calls)
+    calls.clear()
+    per_step = inner_loop([loss] * 6, params, 6, 0.3, first_order=True,
+                          line_search=True)
+    n_per_step = len(calls)
+    for name in params:
+        assert torch.equal(once[name], per_step[name]), name
+    # per step: one evaluation at the point, then the candidates; with one
+    # loss, the point's evaluation of steps 2..6 is the accepted candidate
+    assert n_once == n_per_step - 5
+    assert not torch.equal(once['w'], params['w'])
+
+
 def test_per_step_losses():
     """A list of losses: step k descends the k-th (by hand: w - lr * dk)."""
     w = torch.tensor([2.0], dtype=torch.float64)

@@ -16,6 +16,7 @@ from typing import List
 
 from mmmtl.apis import CustomTask
 from mmmtl.apis.custom_task import IMAGE_EXTENSIONS
+from mmmtl.utils import tune_allocator
 
 
 def parse_args(argv=None):
@@ -88,6 +89,7 @@ def format_table(predictions: List[dict]) -> str:
 
 def main(argv=None) -> List[dict]:
     args = parse_args(argv)
+    tune_allocator()
     queries = expand_queries(args.query)  # fail fast, before adapting
     if args.load:
         task = CustomTask.load(args.load, device=args.device)

@@ -8,7 +8,8 @@ from typing import List
 from mmengine.config import Config, DictAction
 
 from mmmtl.utils import (add_threads_option, finish_distributed,
-                         register_all_modules, setup_cfg, setup_threads)
+                         register_all_modules, setup_cfg, setup_threads,
+                         tune_allocator)
 
 
 def parse_args(argv=None):
@@ -79,6 +80,7 @@ def main(argv=None) -> List[dict]:
     result rows, one per (ways, shots) cell."""
     args = parse_args(argv)
     setup_threads(args.threads)
+    tune_allocator()
     register_all_modules()
     from mmmtl.engine.hooks import MetaTestProgressHook
     from mmmtl.registry import RUNNERS

@@ -10,7 +10,7 @@ from mmengine.dist import get_rank
 
 from mmmtl.utils import (add_tensorboard, add_threads_option,
                          finish_distributed, register_all_modules, setup_cfg,
-                         setup_threads)
+                         setup_threads, tune_allocator)
 
 # the train loops whose config --time-budget turns into FewShotTrainLoop's
 ITERATION_LOOPS = ('IterBasedTrainLoop', 'FewShotTrainLoop')
@@ -119,6 +119,7 @@ def main(argv=None, test_tool: str = 'tools/test.py') -> None:
     next command runs ``test_tool`` (the tool's own sibling)."""
     args = parse_args(argv)
     setup_threads(args.threads)
+    tune_allocator()
     register_all_modules()
     from mmmtl.registry import RUNNERS
     cfg = setup_cfg(args, Config.fromfile(args.config))

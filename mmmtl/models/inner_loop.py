@@ -116,9 +116,14 @@ def inner_loop(loss_fn: Union[Callable[[Params], Tensor],
     first_aux = None
     if has_aux and num_steps == 0:
         first_aux = adapted_loss(0)(fast)[1]
+    # with one loss for every step, the gradient the line search takes at
+    # an accepted point is the next step's: computed once
+    known = None
     for step in range(num_steps):
         loss = adapted_loss(step)
-        if line_search:
+        if known is not None:
+            (grads, value), aux = known, None
+        elif line_search:
             grads, value = torch.func.grad_and_value(
                 loss, has_aux=has_aux)(fast)
             value, aux = value if has_aux else (value, None)
@@ -133,27 +138,43 @@ def inner_loop(loss_fn: Union[Callable[[Params], Tensor],
         if not line_search:
             fast = {n: fast[n] - rates[n] * grads[n] for n in names}
             continue
-        fast = _backtrack(loss, fast, grads, rates, value, has_aux)
+        fast, known = _backtrack(
+            loss, fast, grads, rates, value, has_aux,
+            with_grads=not per_step and step + 1 < num_steps)
     if has_aux:
         return {**fixed, **fast}, first_aux
     return {**fixed, **fast}
 
 
-def _backtrack(loss: Callable[[Params], Tensor], fast: Params, grads: Params,
-               rates: Dict[str, Any], value: Tensor, has_aux: bool,
-               halvings: int = 6) -> Params:
+def _backtrack(loss: Callable[[Params], Tensor],
+               fast: Params,
+               grads: Params,
+               rates: Dict[str, Any],
+               value: Tensor,
+               has_aux: bool,
+               with_grads: bool = False,
+               halvings: int = 6) -> Tuple[Params, Any]:
     """The largest of the steps ``rates``, ``rates / 2``, ... (``halvings``
-    times) that lowers ``loss`` below ``value``; no step if none does."""
+    times) that lowers ``loss`` below ``value``; no step if none does.
+    With ``with_grads``, also the gradient and loss at the point returned
+    (for a next step on the same loss), else None."""
     scale = 1.0
-    with torch.no_grad():
-        for _ in range(halvings + 1):
-            candidate = {n: p - scale * rates[n] * grads[n]
-                         for n, p in fast.items()}
-            new = loss(candidate)
-            if (new[0] if has_aux else new) < value:
-                return candidate
-            scale /= 2
-    return fast
+    for _ in range(halvings + 1):
+        candidate = {
+            n: (p - scale * rates[n] * grads[n]).detach()
+            for n, p in fast.items()
+        }
+        if with_grads:
+            new_grads, new = torch.func.grad_and_value(
+                loss, has_aux=has_aux)(candidate)
+        else:
+            with torch.no_grad():
+                new_grads, new = None, loss(candidate)
+        new = new[0] if has_aux else new
+        if new < value:
+            return candidate, (new_grads, new) if with_grads else None
+        scale /= 2
+    return fast, (grads, value) if with_grads else None
 
 
 _TASK_VMAP = contextvars.ContextVar('mmmtl_task_vmap', default=False)

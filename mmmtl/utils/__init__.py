@@ -1,3 +1,4 @@
+from .allocator import tune_allocator
 from .checkpoint import (load_checkpoint_file, load_weights,
                          register_checkpoint_loader)
 from .distributed import (cpu_model_wrapper_cfg, finish_distributed,
@@ -10,5 +11,5 @@ __all__ = [
     'add_tensorboard', 'add_threads_option', 'cpu_model_wrapper_cfg',
     'finish_distributed', 'init_cpu_distributed', 'load_checkpoint_file',
     'load_weights', 'register_all_modules', 'register_checkpoint_loader',
-    'setup_cfg', 'setup_threads'
+    'setup_cfg', 'setup_threads', 'tune_allocator'
 ]

@@ -7,6 +7,7 @@ import torch.nn as nn
 from mmengine.model import BaseModule
 
 from mmmtl.registry import MODELS
+from ..inner_loop import in_task_vmap
 
 
 @MODELS.register_module()
@@ -27,6 +28,12 @@ class Conv4(BaseModule):
         pool: max-pool after each block (the MAML Omniglot variant uses
             strided convolutions instead: set False and ``stride=2``).
         stride: convolution stride.
+        channels_last: on CPU, feed each block whose input has more than
+            one channel in the channels-last memory format (outside the
+            tasks' vmap): the same numbers up to float rounding, 1.5-2x
+            faster forward and backward with oneDNN's convolutions and
+            pooling (docs/meta_learners.md, "Speed"). The output is the
+            same flattened [B, C * H * W] either way.
     """
 
     def __init__(self,
@@ -36,6 +43,7 @@ class Conv4(BaseModule):
                  bn_affine: bool = True,
                  pool: bool = True,
                  stride: int = 1,
+                 channels_last: bool = True,
                  init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
         layers = []
@@ -55,6 +63,13 @@ class Conv4(BaseModule):
             prev = out
         self.layers = nn.Sequential(*layers)
         self.out_channels = prev
+        self.channels_last = channels_last
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.layers(x).flatten(1)
+        convert = (self.channels_last and x.device.type == 'cpu'
+                   and not in_task_vmap())
+        for block in self.layers:
+            if convert and x.shape[1] > 1:
+                x = x.contiguous(memory_format=torch.channels_last)
+            x = block(x)
+        return x.flatten(1)

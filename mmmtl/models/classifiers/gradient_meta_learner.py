@@ -330,7 +330,8 @@ class GradientMetaLearner(BaseFewShotClassifier):
                     [
                         partial(self.support_loss, images=support[index],
                                 labels=labels[index]) for index in batches
-                    ],
+                    ] if self._subsets_support(labels) else partial(
+                        self.support_loss, images=support, labels=labels),
                     params,
                     num_steps=self.test_num_inner_steps,
                     lr=lr,
