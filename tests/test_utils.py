@@ -89,7 +89,7 @@ def test_pairing_refuses_other_episodes(tmp_path):
 
 
 ALLOCATOR_PROBE = '''
-import sys, torch
+import torch
 from mmmtl.utils import tune_allocator
 def rss_mb():
     with open('/proc/self/statm') as f:
@@ -107,13 +107,12 @@ def test_tune_allocator_keeps_freed_memory(setting):
     """With the tuning, a freed 64 MiB tensor stays in the process for the
     next one (no munmap, no page faults to fill it again); with
     MMMTL_MALLOC_TUNING=0 glibc returns it to the kernel."""
-    import ctypes.util
     import os
+    import platform
     import subprocess
     import sys
-    if not os.path.exists('/proc/self/statm') or not ctypes.util.find_library(
-            'c') or 'glibc' not in ' '.join(os.confstr('CS_GNU_LIBC_VERSION')
-                                            .split()[:1]):
+    if (platform.libc_ver()[0] != 'glibc'
+            or not os.path.exists('/proc/self/statm')):
         pytest.skip('needs Linux with glibc')
     out = subprocess.run([sys.executable, '-c', ALLOCATOR_PROBE],
                          env=dict(os.environ, MMMTL_MALLOC_TUNING=setting),

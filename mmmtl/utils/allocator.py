@@ -5,8 +5,9 @@ again on every step.
 glibc serves blocks above its mmap threshold (128 KiB, growing to at most
 32 MiB) with fresh ``mmap`` calls and returns them with ``munmap``: each
 activation of a training step then costs one page fault per 4 KiB when it is
-first written. On our CPUs that doubled the time of a Conv4 step on 84x84
-images (docs/meta_learners.md, "Speed"; ``benchmarks/maml_speed.py
+first written. On our CPUs keeping the memory made a second-order MAML step
+on 84x84 images 1.16x faster and steps on 28x28 ones up to 8%
+(docs/meta_learners.md, "Speed"; ``benchmarks/maml_speed.py
 --allocator``). The tools call :func:`tune_allocator` at start; the memory a
 run has used stays reserved for it until it ends (its peak, as with any
 caching allocator). ``MMMTL_MALLOC_TUNING=0`` leaves glibc's defaults.
