@@ -166,14 +166,16 @@ def test_transfer_configs_build():
                          [(3, True, 1, 32), (1, False, 2, 28)])
 def test_conv4_channels_last_same_numbers_and_format(in_channels, pool,
                                                      stride, size):
-    """On CPU the blocks run in channels_last (from the first block whose
-    input has more than one channel), with the outputs and gradients of the
-    NCHW network; inside the tasks' vmap they are left as they come."""
+    """On CPU in eval mode the blocks run in channels_last (from the first
+    block whose input has more than one channel), with the outputs and
+    gradients of the NCHW network; in training mode and inside the tasks'
+    vmap they are left as they come."""
     from mmmtl.models.inner_loop import in_task_vmap, map_tasks
     torch.manual_seed(0)
     net = MODELS.build(
         dict(type='Conv4', in_channels=in_channels, channels=(8, 8, 8, 8),
              pool=pool, stride=stride, track_running_stats=False)).double()
+    net.eval()
     formats = []
     for block in net.layers:
         block.register_forward_pre_hook(lambda m, args: formats.append(
@@ -199,3 +201,7 @@ def test_conv4_channels_last_same_numbers_and_format(in_channels, pool,
     batched = map_tasks(net, (tasks, ), vmap=True)
     assert formats == ['vmap'] * 4
     assert torch.allclose(batched[0], ref, atol=1e-10)
+    # training steps stay NCHW
+    formats.clear()
+    net.train()(x)
+    assert formats == [False] * 4

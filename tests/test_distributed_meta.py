@@ -77,7 +77,10 @@ val_cfg = None
 test_dataloader = None
 test_evaluator = None
 test_cfg = None
-optim_wrapper = dict(optimizer=dict(_delete_=True, type='SGD', lr=0.05))
+# float32: bfloat16 (the configs' default where native) rounds one rank's
+# half batch otherwise than the whole batch
+optim_wrapper = dict(
+    precision='float32', optimizer=dict(_delete_=True, type='SGD', lr=0.05))
 param_scheduler = []
 train_cfg = dict(max_iters=3, val_interval=1000)
 default_hooks = dict(

@@ -178,17 +178,22 @@ def hand_reptile_update(mtl, inputs, labels):
 
 
 @pytest.mark.parametrize('share_features', [True, False])
-@pytest.mark.parametrize('meta', list(META_BRANCHES))
+@pytest.mark.parametrize('meta,vmap', [(meta, None) for meta in META_BRANCHES]
+                         + [(meta, False)
+                            for meta in ('maml', 'fomaml', 'reptile')])
 def test_gradient_is_the_weighted_sum_of_hand_written_branches(
-        meta, share_features):
+        meta, vmap, share_features):
     """The wiring against references written here: the meta branch sees the
     episode labels, the transfer branch its images with their global labels
     through the C-way head (shared features: those each task's first inner
     step embeds, per task; else every image of the meta-batch at once), both
     on the one backbone, and the gradient is (1 - beta) * meta + beta *
-    transfer."""
+    transfer. The gradient meta-learners also with their tasks looped
+    (``vmap=False``: the inner gradients by ``torch.autograd.grad``)."""
     beta = 0.3
     mtl = build_mtl(meta, beta, share_features)
+    if vmap is not None:
+        mtl.meta_branch.vmap = vmap
     inputs, samples = meta_batch()
     params = dict(mtl.named_parameters())
     assert not [n for n in params if '_branch.backbone.' in n]

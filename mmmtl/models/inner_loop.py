@@ -84,9 +84,11 @@ def inner_loop(loss_fn: Union[Callable[[Params], Tensor],
             vmap): it keeps a rate meta-learned for few shots from
             overshooting on many (docs/meta_learners.md).
 
-    Gradients come from ``torch.func.grad``, so the routine runs under
-    ``torch.func.vmap`` (a meta-batch of tasks at once) and under an outer
-    ``torch.no_grad`` (test-time fine-tuning).
+    Gradients come from ``torch.func.grad`` under a ``torch.func``
+    transform, so the routine runs under ``torch.func.vmap`` (a meta-batch
+    of tasks at once); elsewhere from ``torch.autograd.grad``, the same
+    numbers with less work per operation (the per-task loop). Both run under
+    an outer ``torch.no_grad`` (test-time fine-tuning).
 
     Example:
         >>> import torch
@@ -128,8 +130,7 @@ def inner_loop(loss_fn: Union[Callable[[Params], Tensor],
                 loss, has_aux=has_aux)(fast)
             value, aux = value if has_aux else (value, None)
         else:
-            out = torch.func.grad(loss, has_aux=has_aux)(fast)
-            grads, aux = out if has_aux else (out, None)
+            grads, aux = _grad(loss, fast, has_aux, first_order)
         if step == 0:
             first_aux = aux
         if first_order:
@@ -144,6 +145,36 @@ def inner_loop(loss_fn: Union[Callable[[Params], Tensor],
     if has_aux:
         return {**fixed, **fast}, first_aux
     return {**fixed, **fast}
+
+
+def _grad(loss: Callable[[Params], Any], fast: Params, has_aux: bool,
+          first_order: bool) -> Tuple[Params, Any]:
+    """The gradient of ``loss`` at ``fast`` (and its aux): by
+    ``torch.autograd.grad`` outside any ``torch.func`` transform (cheaper
+    per operation), else by ``torch.func.grad``."""
+    if _functorch_active():
+        out = torch.func.grad(loss, has_aux=has_aux)(fast)
+        return out if has_aux else (out, None)
+    differentiable = (not first_order and torch.is_grad_enabled()
+                      and any(p.requires_grad for p in fast.values()))
+    with torch.enable_grad():
+        inputs = {
+            n: p if p.requires_grad else p.detach().requires_grad_()
+            for n, p in fast.items()
+        }
+        out = loss(inputs)
+        value, aux = out if has_aux else (out, None)
+        # the aux (e.g. support features) keeps its graph for the caller
+        grads = torch.autograd.grad(
+            value, list(inputs.values()),
+            retain_graph=differentiable or has_aux,
+            create_graph=differentiable)
+    return dict(zip(inputs, grads)), aux
+
+
+def _functorch_active() -> bool:
+    """Whether a ``torch.func`` transform (vmap, grad, ...) is running."""
+    return torch._C._functorch.peek_interpreter_stack() is not None
 
 
 def _backtrack(loss: Callable[[Params], Tensor],
@@ -196,13 +227,20 @@ def _task_vmap() -> Iterator[None]:
         _TASK_VMAP.reset(token)
 
 
-def _task(tree: Any, index: int) -> Any:
-    """Task ``index`` of a tensor, or of a dict / tuple of tensors."""
+def _unbind(tree: Any) -> list:
+    """The tasks of a tensor, or of a dict / tuple of tensors, as a list.
+    ``torch.unbind`` rather than ``tree[t]`` per task: the backward of one
+    unbind stacks the T task gradients once, where T selects would each
+    fill a zero gradient of the whole stacked tensor (O(T^2) memory
+    traffic for the fast weights of a meta-batch)."""
     if isinstance(tree, Tensor):
-        return tree[index]
+        return list(torch.unbind(tree))
     if isinstance(tree, Mapping):
-        return {k: _task(v, index) for k, v in tree.items()}
-    return type(tree)(_task(v, index) for v in tree)
+        columns = {k: _unbind(v) for k, v in tree.items()}
+        return [
+            dict(zip(columns, values)) for values in zip(*columns.values())
+        ]
+    return [type(tree)(values) for values in zip(*map(_unbind, tree))]
 
 
 def _stack(trees: Sequence[Any]) -> Any:
@@ -213,15 +251,6 @@ def _stack(trees: Sequence[Any]) -> Any:
     if isinstance(first, Mapping):
         return {k: _stack([t[k] for t in trees]) for k in first}
     return type(first)(_stack(list(v)) for v in zip(*trees))
-
-
-def _task_leaf(tree: Any) -> Tensor:
-    """The first tensor of a task argument (to count the tasks)."""
-    if isinstance(tree, Tensor):
-        return tree
-    if isinstance(tree, Mapping):
-        return _task_leaf(next(iter(tree.values())))
-    return _task_leaf(tree[0])
 
 
 def map_tasks(fn: Callable[..., Any],
@@ -239,8 +268,7 @@ def map_tasks(fn: Callable[..., Any],
     if vmap:
         with _task_vmap():
             return torch.func.vmap(fn)(*tasks)
-    num_tasks = len(_task_leaf(tasks[0]))
-    return _stack([fn(*_task(tuple(tasks), t)) for t in range(num_tasks)])
+    return _stack([fn(*task) for task in _unbind(tuple(tasks))])
 
 
 def adapt_tasks(loss_fn: Callable[..., Tensor],

@@ -2,7 +2,10 @@
 # a cosine over 20k meta-iterations; meta-validation and a checkpoint every
 # 2.5k (set default_hooks.checkpoint.interval to match). Change `end` with
 # max_iters.
-optim_wrapper = dict(optimizer=dict(type='Adam', lr=1e-3))
+# bfloat16 autocast for the meta-training forward where the CPU or GPU
+# computes it natively, float32 elsewhere (precision='float32' to force it).
+optim_wrapper = dict(
+    type='AutocastOptimWrapper', optimizer=dict(type='Adam', lr=1e-3))
 param_scheduler = [
     dict(type='CosineAnnealingLR', by_epoch=False, begin=0, end=20000)
 ]

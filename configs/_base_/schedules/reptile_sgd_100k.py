@@ -2,7 +2,10 @@
 # applied as SGD with lr = eps on the update written as a gradient; eps
 # annealed linearly from 1 to 0 over the run (Nichol et al. 2018). Change
 # `end` with max_iters.
-optim_wrapper = dict(optimizer=dict(type='SGD', lr=1.0))
+# bfloat16 autocast for the meta-training forward where the CPU or GPU
+# computes it natively, float32 elsewhere (precision='float32' to force it).
+optim_wrapper = dict(
+    type='AutocastOptimWrapper', optimizer=dict(type='SGD', lr=1.0))
 param_scheduler = [
     dict(
         type='LinearLR',

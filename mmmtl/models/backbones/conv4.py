@@ -28,13 +28,15 @@ class Conv4(BaseModule):
         pool: max-pool after each block (the MAML Omniglot variant uses
             strided convolutions instead: set False and ``stride=2``).
         stride: convolution stride.
-        channels_last: on CPU, feed each block whose input has more than
-            one channel in the channels-last memory format (outside the
-            tasks' vmap): the same numbers up to float rounding; measured
-            1.2-1.3x faster MAML meta-steps at 32x32 and 1.5x faster
-            meta-test fine-tuning, but 0.83x on second-order 84x84 steps
-            with 2 threads (docs/meta_learners.md, "Speed"). The output is
-            the same flattened [B, C * H * W] either way.
+        channels_last: in eval mode on CPU (meta-testing: fine-tuning and
+            embedding), feed each block whose input has more than one
+            channel in the channels-last memory format (outside the tasks'
+            vmap): the same numbers up to float rounding, and the 32x32
+            study's meta-test fine-tuning 1.8x faster. Training steps stay
+            NCHW, as fast or faster in every regime of
+            benchmarks/maml_speed.py, in float32 and under bfloat16 autocast
+            (docs/meta_learners.md, "Speed"). The output is the same
+            flattened [B, C * H * W] either way.
     """
 
     def __init__(self,
@@ -67,8 +69,8 @@ class Conv4(BaseModule):
         self.channels_last = channels_last
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        convert = (self.channels_last and x.device.type == 'cpu'
-                   and not in_task_vmap())
+        convert = (self.channels_last and not self.training
+                   and x.device.type == 'cpu' and not in_task_vmap())
         for block in self.layers:
             if convert and x.shape[1] > 1:
                 x = x.contiguous(memory_format=torch.channels_last)

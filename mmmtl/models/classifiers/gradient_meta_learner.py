@@ -275,8 +275,15 @@ class GradientMetaLearner(BaseFewShotClassifier):
         weights; with ``with_features``, also the support features
         [T, S, D] that the first step computed at the shared weights
         (differentiable w.r.t. them; each task normalised with its own
-        batch statistics)."""
-        with self._inner_bn():
+        batch statistics).
+
+        The inner steps run in float32 even under bfloat16 autocast
+        (:class:`~mmmtl.engine.AutocastOptimWrapper`): with them in bfloat16
+        the second-order meta-gradient of the Omniglot reference was 15%
+        off float64's (38% with one query per class), with only the query
+        evaluation in bfloat16 1.8% (benchmarks/maml_speed.py)."""
+        with self._inner_bn(), torch.autocast(
+                episodes.support_x.device.type, enabled=False):
             return adapt_tasks(
                 self._support_loss_and_features
                 if with_features else self.support_loss,
