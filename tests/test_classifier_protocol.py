@@ -23,6 +23,7 @@ DOCTESTED = {
     'mmmtl.models.classifiers.base': 11,
     'mmmtl.models.classifiers.mtl': 4,
     'mmmtl.apis.custom_task': 10,
+    'mmmtl.engine.optim_wrappers.autocast_optim_wrapper': 4,
 }
 
 

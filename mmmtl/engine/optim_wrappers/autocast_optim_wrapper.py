@@ -55,16 +55,22 @@ class AutocastOptimWrapper(OptimWrapper):
         **kwargs: :class:`~mmengine.optim.OptimWrapper` arguments
             (``optimizer``, ``accumulative_counts``, ``clip_grad``).
 
+    In a config: ``optim_wrapper = dict(type='AutocastOptimWrapper',
+    optimizer=dict(type='Adam', lr=1e-3))``; mmengine's ``train_step`` then
+    runs the forward inside :meth:`optim_context` (which logs its choice
+    once).
+
     Example:
         >>> import torch
         >>> model = torch.nn.Linear(4, 2)
         >>> wrapper = AutocastOptimWrapper(
         ...     optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
         ...     precision='bfloat16')
-        >>> with wrapper.optim_context(model):
-        ...     out = model(torch.ones(3, 4))
-        >>> out.dtype, model.weight.dtype
-        (torch.bfloat16, torch.float32)
+        >>> wrapper.compute_dtype(torch.device('cpu'))  # optim_context's
+        torch.bfloat16
+        >>> AutocastOptimWrapper(
+        ...     optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
+        ...     precision='float32').compute_dtype(torch.device('cpu'))
     """
 
     def __init__(self, precision: str = 'auto', **kwargs) -> None:
