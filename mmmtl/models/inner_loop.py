@@ -125,12 +125,9 @@ def inner_loop(loss_fn: Union[Callable[[Params], Tensor],
         loss = adapted_loss(step)
         if known is not None:
             (grads, value), aux = known, None
-        elif line_search:
-            grads, value = torch.func.grad_and_value(
-                loss, has_aux=has_aux)(fast)
-            value, aux = value if has_aux else (value, None)
         else:
-            grads, aux = _grad(loss, fast, has_aux, first_order)
+            grads, value, aux = _grad_and_value(loss, fast, has_aux,
+                                                first_order)
         if step == 0:
             first_aux = aux
         if first_order:
@@ -147,14 +144,16 @@ def inner_loop(loss_fn: Union[Callable[[Params], Tensor],
     return {**fixed, **fast}
 
 
-def _grad(loss: Callable[[Params], Any], fast: Params, has_aux: bool,
-          first_order: bool) -> Tuple[Params, Any]:
-    """The gradient of ``loss`` at ``fast`` (and its aux): by
+def _grad_and_value(loss: Callable[[Params], Any], fast: Params,
+                    has_aux: bool,
+                    first_order: bool) -> Tuple[Params, Tensor, Any]:
+    """The gradient of ``loss`` at ``fast``, the loss and its aux: by
     ``torch.autograd.grad`` outside any ``torch.func`` transform (cheaper
-    per operation), else by ``torch.func.grad``."""
+    per operation), else by ``torch.func.grad_and_value``."""
     if _functorch_active():
-        out = torch.func.grad(loss, has_aux=has_aux)(fast)
-        return out if has_aux else (out, None)
+        grads, out = torch.func.grad_and_value(loss, has_aux=has_aux)(fast)
+        value, aux = out if has_aux else (out, None)
+        return grads, value, aux
     differentiable = (not first_order and torch.is_grad_enabled()
                       and any(p.requires_grad for p in fast.values()))
     with torch.enable_grad():
@@ -169,7 +168,7 @@ def _grad(loss: Callable[[Params], Any], fast: Params, has_aux: bool,
             value, list(inputs.values()),
             retain_graph=differentiable or has_aux,
             create_graph=differentiable)
-    return dict(zip(inputs, grads)), aux
+    return dict(zip(inputs, grads)), value, aux
 
 
 def _functorch_active() -> bool:
@@ -196,12 +195,12 @@ def _backtrack(loss: Callable[[Params], Tensor],
             for n, p in fast.items()
         }
         if with_grads:
-            new_grads, new = torch.func.grad_and_value(
-                loss, has_aux=has_aux)(candidate)
+            new_grads, new, _ = _grad_and_value(loss, candidate, has_aux,
+                                                first_order=True)
         else:
             with torch.no_grad():
                 new_grads, new = None, loss(candidate)
-        new = new[0] if has_aux else new
+            new = new[0] if has_aux else new
         if new < value:
             return candidate, (new_grads, new) if with_grads else None
         scale /= 2
