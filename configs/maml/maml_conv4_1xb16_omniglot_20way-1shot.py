@@ -3,6 +3,7 @@
 # training, 10 at meta-test.
 _base_ = ['./maml_conv4_1xb32_omniglot_5way-1shot.py']
 
-model = dict(num_ways=20, num_inner_steps=5, test_num_inner_steps=10)
+model = dict(
+    num_ways=20, adapter=dict(num_steps=5, test_cfg=dict(num_steps=10)))
 train_dataloader = dict(batch_size=16, dataset=dict(num_ways=20))
 val_dataloader = test_dataloader = dict(dataset=dict(num_ways=20))

@@ -4,6 +4,6 @@
 # steps at meta-test (the reference: meta-batch 16, 5 and 10 steps).
 _base_ = ['./maml_conv4_1xb8_omniglot_5way-1shot.py']
 
-model = dict(num_ways=20, test_num_inner_steps=5)
+model = dict(num_ways=20, adapter=dict(test_cfg=dict(num_steps=5)))
 train_dataloader = dict(batch_size=4, dataset=dict(num_ways=20))
 val_dataloader = test_dataloader = dict(dataset=dict(num_ways=20))

@@ -10,5 +10,4 @@ _base_ = ['./mtl-ss_conv4_1xb2_omniglot_5way-1shot.py']
 
 model = dict(
     base_learner=dict(type='CosineHead', in_channels=64, scale=10.0),
-    base_learner_init='prototypes',
-    inner_lr=0.5)
+    adapter=dict(head_init='prototypes', lr=0.5))

@@ -19,8 +19,8 @@ model = dict(
         stride=2),
     head=dict(type='LinearHead', in_channels=256),
     num_ways=5,
-    num_inner_steps=1,
-    test_num_inner_steps=3,
-    inner_lr=0.4,
+    # the inner loop: 1 SGD step (3 at meta-test) from the meta-learned head
+    adapter=dict(
+        type='Finetune', num_steps=1, lr=0.4, test_cfg=dict(num_steps=3)),
     first_order=False,
     bn_policy='batch')

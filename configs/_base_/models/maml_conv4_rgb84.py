@@ -11,6 +11,4 @@ model = dict(
     backbone=dict(
         in_channels=3, channels=(32, 32, 32, 32), pool=True, stride=1),
     head=dict(in_channels=800),
-    num_inner_steps=5,
-    test_num_inner_steps=10,
-    inner_lr=0.05)
+    adapter=dict(num_steps=5, lr=0.05, test_cfg=dict(num_steps=10)))

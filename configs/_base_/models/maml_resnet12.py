@@ -9,6 +9,4 @@ model = dict(
         mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375]),
     backbone=dict(_delete_=True, type='ResNet12', track_running_stats=False),
     head=dict(in_channels=640),
-    num_inner_steps=2,
-    test_num_inner_steps=5,
-    inner_lr=0.01)
+    adapter=dict(num_steps=2, lr=0.01, test_cfg=dict(num_steps=5)))

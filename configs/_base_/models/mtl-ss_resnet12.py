@@ -12,9 +12,12 @@ model = dict(
     backbone=dict(type='ResNet12', track_running_stats=True),
     base_learner=dict(type='LinearHead', in_channels=640),
     num_ways=5,
-    num_inner_steps=20,
-    test_num_inner_steps=100,
-    inner_lr=0.01,
+    adapter=dict(
+        type='Finetune',
+        adapt='head.',
+        num_steps=20,
+        lr=0.01,
+        test_cfg=dict(num_steps=100)),
     scale_mode='out')
 # load_from is a transfer checkpoint: its backbone loads, its head is left
 # out and the SS parameters and the base learner start new, a partial load

@@ -15,7 +15,6 @@ model = dict(
         stride=2),
     head=dict(type='LinearHead', in_channels=256),
     num_ways=5,
-    num_inner_steps=5,
-    test_num_inner_steps=50,
-    inner_lr=0.5,
+    adapter=dict(
+        type='Finetune', num_steps=5, lr=0.5, test_cfg=dict(num_steps=50)),
     bn_policy='batch')

@@ -10,4 +10,4 @@ model = dict(
     backbone=dict(
         in_channels=3, channels=(32, 32, 32, 32), pool=True, stride=1),
     head=dict(in_channels=800),
-    num_inner_steps=8)
+    adapter=dict(num_steps=8))

@@ -9,8 +9,10 @@ model = dict(
         type='FewShotDataPreprocessor', mean=[0.0], std=[255.0]),
     backbone=dict(type='Conv4', in_channels=1, track_running_stats=True),
     head=dict(type='LinearHead', in_channels=64, num_classes=4112),
-    finetune_cfg=dict(
+    adapter=dict(
+        type='Finetune',
+        adapt='head.',
         head=dict(type='CosineHead', scale=10.0),
+        head_init='prototypes',
         num_steps=100,
-        lr=0.5,
-        init='prototypes'))
+        lr=0.5))

@@ -10,8 +10,10 @@ model = dict(
         std=[58.395, 57.12, 57.375]),
     backbone=dict(type='ResNet12', track_running_stats=True),
     head=dict(type='LinearHead', in_channels=640, num_classes=64),
-    finetune_cfg=dict(
+    adapter=dict(
+        type='Finetune',
+        adapt='head.',
         head=dict(type='CosineHead', scale=10.0),
+        head_init='prototypes',
         num_steps=100,
-        lr=0.5,
-        init='prototypes'))
+        lr=0.5))

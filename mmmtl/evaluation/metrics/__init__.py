@@ -1,3 +1,3 @@
-from .few_shot_accuracy import FewShotAccuracy, accuracy_summary
+from .few_shot_accuracy import FewShotAccuracy, accuracy, accuracy_summary
 
-__all__ = ['FewShotAccuracy', 'accuracy_summary']
+__all__ = ['FewShotAccuracy', 'accuracy', 'accuracy_summary']

@@ -1,9 +1,26 @@
 from typing import List, Sequence
 
 import numpy as np
+import torch
 from mmengine.evaluator import BaseMetric
 
 from mmmtl.registry import METRICS
+
+
+def accuracy(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Percent of correct predictions, the one definition of accuracy in
+    mmmtl (the metric's and the training logs'): ``pred`` are labels of
+    ``target``'s shape or scores with one more (class) dimension, whose
+    argmax is the label; a leading task dimension gives one value per task.
+
+    Example:
+        >>> import torch
+        >>> accuracy(torch.tensor([[2., 1.], [0., 3.]]), torch.tensor([0, 0]))
+        tensor(50.)
+    """
+    if pred.dim() == target.dim() + 1:
+        pred = pred.argmax(-1)
+    return (pred == target).float().mean(-1) * 100
 
 
 def accuracy_summary(accuracies: Sequence[float]) -> dict:
@@ -51,8 +68,8 @@ class FewShotAccuracy(BaseMetric):
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
         for episode in data_samples:
-            correct = episode['pred_label'] == episode['gt_label']
-            self.results.append(correct.float().mean().item() * 100)
+            self.results.append(
+                accuracy(episode['pred_label'], episode['gt_label']).item())
 
     def compute_metrics(self, results: List[float]) -> dict:
         metrics = accuracy_summary(results)

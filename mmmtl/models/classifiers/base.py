@@ -1,7 +1,8 @@
 """The interface every few-shot classifier shares: training by ``loss`` and
 the meta-test protocol ``adapt(support) -> task state``,
 ``predict_query(task state, query) -> scores``, which
-``forward(mode='predict')`` runs on each episode of a batch."""
+``forward(mode='predict')`` runs on each episode of a batch, both carried
+out by the classifier's adapter (``mmmtl.models.adapters``)."""
 import logging
 import math
 from abc import ABCMeta, abstractmethod
@@ -13,6 +14,7 @@ from mmengine.model import BaseModel
 from torch import Tensor, nn
 
 from mmmtl.registry import MODELS
+from ..adapters import BaseAdapter
 from .episode_split import EpisodeSplit
 
 
@@ -31,7 +33,12 @@ class BaseFewShotClassifier(BaseModel, metaclass=ABCMeta):
 
     Meta-test protocol: :meth:`adapt` learns a task from its support set
     and returns the task state (a flat dict of tensors);
-    :meth:`predict_query` scores query images with it.
+    :meth:`predict_query` scores query images with it. Both are the
+    adapter's (``self.adapter``, a registered component such as
+    ``Finetune``, ``Centroid`` or ``LinearProbe``): the classifier owns the
+    embedding and its training objective, the adapter how a new task is
+    learned, and :meth:`set_adapter` swaps it (any checkpoint with any
+    adapter).
     ``forward(mode='predict')`` (mmengine's test and validation loops) runs
     both on each episode of a batch and returns the predictions, which
     :class:`FewShotAccuracy` scores against the episode labels.
@@ -40,6 +47,8 @@ class BaseFewShotClassifier(BaseModel, metaclass=ABCMeta):
         >>> import torch
         >>> from mmmtl.models import ProtoNet
         >>> model = ProtoNet(backbone=torch.nn.Flatten())  # pixels = features
+        >>> model.adapter  # ProtoNet's own: squared Euclidean centroids
+        Centroid()
         >>> support = torch.tensor([0., 1., 9., 10.]).view(4, 1, 1, 1)
         >>> state = model.adapt(support, torch.tensor([0, 0, 1, 1]),
         ...                     num_ways=2)
@@ -66,6 +75,12 @@ class BaseFewShotClassifier(BaseModel, metaclass=ABCMeta):
     DIVERGENCE_LIMIT = 1e6
     #: what :meth:`check_ways` calls the fixed-size head in its errors
     ways_head_name = 'head'
+    #: whether :meth:`loss_and_features` gives the features it embedded
+    #: (a meta branch of MTL with shared features)
+    gives_features = False
+    #: whether :meth:`loss_on_features` trains on given features (a
+    #: transfer branch of MTL with shared features)
+    takes_features = False
 
     def __init__(self,
                  backbone: Union[dict, nn.Module],
@@ -84,6 +99,38 @@ class BaseFewShotClassifier(BaseModel, metaclass=ABCMeta):
             if isinstance(backbone, nn.Module) else MODELS.build(backbone))
         self._first_loss: Optional[float] = None
         self._divergence_reported = False
+
+    def build_adapter(self, adapter: dict) -> None:
+        """Build ``self.adapter`` from its config (subclasses call this once
+        their head exists: a ``Finetune`` adapter may read it)."""
+        self.adapter = MODELS.build(adapter)
+        if not isinstance(self.adapter, BaseAdapter):
+            raise TypeError(f'{type(self).__name__}: adapter must build a '
+                            f'BaseAdapter, got {type(self.adapter).__name__}'
+                            f' from {adapter}')
+        self.adapter.setup(self)
+
+    def set_adapter(self, adapter: dict) -> None:
+        """Meta-test with another adapter (after loading a checkpoint). A
+        new adapter with learned parameters (e.g. ``Finetune`` with
+        ``learn_lr``) takes them from the current one, and must match it."""
+        old = self.adapter
+        self.build_adapter(adapter)
+        self.adapter.to(next(self.parameters()).device)
+        learned = self.adapter.state_dict()
+        if learned:
+            try:
+                self.adapter.load_state_dict(old.state_dict())
+            except RuntimeError as error:
+                raise ValueError(
+                    f'{type(self).__name__}: the adapter {adapter} has '
+                    'learned parameters that the checkpoint\'s adapter '
+                    f'({old.describe()}) does not hold: {error}') from None
+
+    def n_way_head(self) -> Optional[nn.Module]:
+        """The classifier's N-way head that a ``Finetune`` adapter starts
+        from (``head_init='meta'``), or None (the default)."""
+        return None
 
     def parse_losses(self, losses: Dict[str, Tensor]
                      ) -> Tuple[Tensor, Dict[str, Tensor]]:
@@ -146,25 +193,43 @@ class BaseFewShotClassifier(BaseModel, metaclass=ABCMeta):
     def loss(self, inputs: Tensor, data_samples: dict) -> Dict[str, Tensor]:
         """Training losses for one (meta-)batch."""
 
-    @abstractmethod
+    def loss_and_features(
+            self, inputs: Tensor,
+            data_samples: dict) -> Tuple[Dict[str, Tensor], Tensor, Tensor]:
+        """:meth:`loss`, plus the features it embedded at the shared weights
+        [B, D] and their global labels [B] (``gives_features``)."""
+        raise NotImplementedError(
+            f'{type(self).__name__} does not give its features')
+
+    def loss_on_features(self, feats: Tensor,
+                         labels: Tensor) -> Dict[str, Tensor]:
+        """Training losses on given features [B, D] with global labels
+        (``takes_features``)."""
+        raise NotImplementedError(
+            f'{type(self).__name__} does not train on given features')
+
     def adapt(self, support: Tensor, labels: Tensor,
               num_ways: int) -> Dict[str, Tensor]:
-        """Learn a task from its support images and episode labels.
+        """Learn a task from its support images and episode labels (the
+        adapter's ``adapt``).
 
         Returns the task state as a flat dict of tensors (fast weights,
         prototypes, ...), never modules, so that an adapted task can be
         saved and reloaded with weights-only loading.
         """
+        self.check_ways(num_ways)
+        return self.adapter.adapt(self, support, labels, num_ways)
 
-    @abstractmethod
     def predict_query(self, task_state: Dict[str, Tensor],
                       query: Tensor) -> Tensor:
-        """Class scores [Q, num_ways] of query images for an adapted task."""
+        """Class scores [Q, num_ways] of query images for an adapted task
+        (the adapter's ``predict``)."""
+        return self.adapter.predict(self, task_state, query)
 
     def fixed_num_ways(self) -> Optional[int]:
-        """N of a head with a fixed number of rows, or None when the model
-        takes episodes of any N (the default)."""
-        return None
+        """N of a head with a fixed number of rows that the adapter starts
+        from, or None when the model takes episodes of any N."""
+        return self.adapter.fixed_num_ways(self)
 
     def check_ways(self, num_ways: int) -> None:
         """Refuse N-way episodes that the model's head cannot score."""

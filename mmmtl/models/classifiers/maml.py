@@ -4,6 +4,7 @@ from typing import Dict, Tuple
 
 from torch import Tensor
 
+from mmmtl.evaluation.metrics import accuracy
 from mmmtl.registry import MODELS
 from .gradient_meta_learner import GradientMetaLearner
 
@@ -11,12 +12,13 @@ from .gradient_meta_learner import GradientMetaLearner
 @MODELS.register_module()
 class MAML(GradientMetaLearner):
     """Meta-objective: mean over the tasks of the query cross-entropy at the
-    fast weights reached by ``num_inner_steps`` SGD steps on the support set.
+    fast weights reached by the adapter's ``num_steps`` SGD steps on the
+    support set.
 
     Second order by default (the inner steps are differentiated);
     ``first_order=True`` drops the second-order terms (FOMAML): the
-    meta-gradient is the query-loss gradient at the fast weights. With
-    ``learn_inner_lr`` this is MAML++'s per-step rates or Meta-SGD.
+    meta-gradient is the query-loss gradient at the fast weights. With the
+    adapter's ``learn_lr`` this is MAML++'s per-step rates or Meta-SGD.
 
     Batch norm: ``bn_policy='batch'`` (default, as the reference) or
     ``'running'``; see :class:`GradientMetaLearner`.
@@ -25,6 +27,8 @@ class MAML(GradientMetaLearner):
         first_order: first-order MAML.
         **kwargs: :class:`GradientMetaLearner` arguments.
     """
+
+    gives_features = True
 
     def __init__(self, first_order: bool = False, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -35,9 +39,11 @@ class MAML(GradientMetaLearner):
         episodes = self.split_episodes(inputs, data_samples)
         out = self.adapt_batch(episodes, self.first_order, with_features)
         fast, feats = out if with_features else (out, None)
-        losses, accuracies = self.evaluate_batch(fast, episodes.query_x,
-                                                 episodes.query_y)
-        logs = dict(loss=losses.mean(), accuracy=accuracies.mean().detach())
+        losses, scores = self.evaluate_batch(fast, episodes.query_x,
+                                             episodes.query_y)
+        logs = dict(loss=losses.mean(),
+                    accuracy=accuracy(scores.detach(),
+                                      episodes.query_y).mean())
         if not with_features:
             return logs, None, None
         return (logs, feats.flatten(0, 1),

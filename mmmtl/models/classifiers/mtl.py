@@ -77,8 +77,10 @@ class MTL(BaseFewShotClassifier):
     ``beta = 1`` the transfer branch alone (the other branch is then not
     evaluated). The authors' code effectively used beta = 0.1.
 
-    New tasks are learned as the meta branch learns them (MAML / Reptile:
-    SGD fine-tuning through the shared inner loop; ProtoNet: class means).
+    New tasks are learned as the meta branch learns them, by its adapter
+    (MAML / Reptile: ``Finetune``, the inner loop; ProtoNet: ``Centroid``);
+    ``adapter``, :meth:`set_adapter` and the protocol are the meta
+    branch's.
     Batch norm follows the meta branch's policy (see its docstring); the
     transfer branch normalises with the same layers.
 
@@ -99,7 +101,8 @@ class MTL(BaseFewShotClassifier):
     measured. The meta branch provides the features through
     ``loss_and_features(inputs, data_samples) -> (losses, features,
     global labels)`` (MAML, Reptile, ProtoNet) and the transfer branch
-    takes them through ``loss_on_features(features, labels)``.
+    takes them through ``loss_on_features(features, labels)`` (the
+    classifiers' ``gives_features`` / ``takes_features``).
 
     Checkpoints hold the shared backbone once, under ``backbone.`` as in the
     other classifiers.
@@ -166,14 +169,13 @@ class MTL(BaseFewShotClassifier):
         self.beta = beta
         self.share_features = share_features
         if share_features:
-            for name, method in (('meta_branch', 'loss_and_features'),
-                                 ('transfer_branch', 'loss_on_features')):
-                if not hasattr(getattr(self, name), method):
+            for name, flag in (('meta_branch', 'gives_features'),
+                               ('transfer_branch', 'takes_features')):
+                if not getattr(getattr(self, name), flag):
                     raise ValueError(
                         f'MTL: share_features=True needs a {name} with '
-                        f'{method}() ({type(getattr(self, name)).__name__} '
-                        'has none); implement it or set '
-                        'share_features=False')
+                        f'{flag} ({type(getattr(self, name)).__name__} has '
+                        'not); implement it or set share_features=False')
         self.register_state_dict_post_hook(_drop_branch_backbones)
         self.register_load_state_dict_pre_hook(_fill_branch_backbones)
 
@@ -205,6 +207,14 @@ class MTL(BaseFewShotClassifier):
                     logs[f'{prefix}_{key}'] = value
         return dict(loss=total, **logs)
 
+    @property
+    def adapter(self):
+        """The meta branch's adapter."""
+        return self.meta_branch.adapter
+
+    def set_adapter(self, adapter: dict) -> None:
+        self.meta_branch.set_adapter(adapter)
+
     def adapt(self, support: Tensor, labels: Tensor,
               num_ways: int) -> Dict[str, Tensor]:
         return self.meta_branch.adapt(support, labels, num_ways)
@@ -212,6 +222,9 @@ class MTL(BaseFewShotClassifier):
     def predict_query(self, task_state: Dict[str, Tensor],
                       query: Tensor) -> Tensor:
         return self.meta_branch.predict_query(task_state, query)
+
+    def fixed_num_ways(self) -> Optional[int]:
+        return self.meta_branch.fixed_num_ways()
 
 
 def _drop_branch_backbones(module: MTL, state_dict: dict, prefix: str,

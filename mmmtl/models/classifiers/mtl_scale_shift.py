@@ -13,15 +13,14 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.func import functional_call
 
+from mmmtl.evaluation.metrics import accuracy
 from mmmtl.registry import MODELS
-from ..head_finetune import finetune_head
+from ..adapters.finetune import Finetune, sub_params
+from ..adapters.legacy import refuse_legacy_keys
 from ..heads.n_way import build_n_way_head
-from ..heads.prototype import class_means
 from ..inner_loop import Params, map_tasks
 from ..scale_shift import convert_scale_shift
 from .base import BaseFewShotClassifier
-
-BASE_LEARNER_INITS = ('meta', 'prototypes')
 
 
 @MODELS.register_module()
@@ -31,8 +30,8 @@ class MTLScaleShift(BaseFewShotClassifier):
     learner adapted to each task by the shared inner loop.
 
     Meta-training: per task, the base learner starts from its meta-learned
-    initialisation and takes ``num_inner_steps`` SGD steps on the support
-    features; the query loss at the adapted base learner updates the SS
+    initialisation and takes the adapter's ``num_steps`` SGD steps on the
+    support features (a head-only :class:`Finetune`); the query loss at the adapted base learner updates the SS
     parameters and the initialisation (second order by default). The tasks
     of a meta-batch are embedded in one backbone pass and adapted with
     ``torch.func.vmap``.
@@ -55,18 +54,16 @@ class MTLScaleShift(BaseFewShotClassifier):
         base_learner: the N-way linear base learner's config with
             ``in_channels`` (``num_classes`` is set to ``num_ways``).
         num_ways: N of the episodes.
-        num_inner_steps: inner SGD steps in meta-training (paper: 20).
-        test_num_inner_steps: inner steps at meta-test (paper: 100).
-        inner_lr: inner SGD learning rate (paper: 0.01).
-        first_order: drop the second-order terms of the meta-gradient.
-        scale_mode: ``'out'`` (a scale per output channel) or ``'out_in'``
-            (per output and input channel) of each kernel.
-        base_learner_init: where each task's base learner starts:
-            ``'meta'`` (the paper: a meta-learned initialisation) or
-            ``'prototypes'`` (the support class means through the head's
+        adapter: the base learner's inner loop, a head-only ``Finetune``
+            (paper: 20 steps at lr 0.01, 100 at meta-test), starting from
+            the meta-learned initialisation (``head_init='meta'``, the
+            paper) or the support class means (``'prototypes'``, the head's
             ``prototype_params``, e.g. a cosine head imprinted with them, as
             the transfer baseline's test head; then only SS is
             meta-learned).
+        first_order: drop the second-order terms of the meta-gradient.
+        scale_mode: ``'out'`` (a scale per output channel) or ``'out_in'``
+            (per output and input channel) of each kernel.
     """
 
     ways_head_name = 'base learner'
@@ -75,53 +72,41 @@ class MTLScaleShift(BaseFewShotClassifier):
                  backbone: dict,
                  base_learner: dict,
                  num_ways: int,
-                 num_inner_steps: int = 20,
-                 test_num_inner_steps: int = 100,
-                 inner_lr: float = 0.01,
+                 adapter: dict = dict(
+                     type='Finetune',
+                     adapt='head.',
+                     num_steps=20,
+                     lr=0.01,
+                     test_cfg=dict(num_steps=100)),
                  first_order: bool = False,
                  scale_mode: str = 'out',
-                 base_learner_init: str = 'meta',
                  data_preprocessor: Optional[dict] = None,
-                 init_cfg: Optional[dict] = None) -> None:
-        if base_learner_init not in BASE_LEARNER_INITS:
-            raise ValueError(f'MTLScaleShift: base_learner_init must be one '
-                             f'of {BASE_LEARNER_INITS}, got '
-                             f'{base_learner_init!r}')
+                 init_cfg: Optional[dict] = None,
+                 **legacy) -> None:
+        refuse_legacy_keys('MTLScaleShift', legacy)
         super().__init__(backbone, data_preprocessor, init_cfg)
         convert_scale_shift(self.backbone, scale_mode)
         self.base_learner = build_n_way_head(base_learner, num_ways,
                                              'MTLScaleShift: base_learner')
         self.num_ways = num_ways
-        self.num_inner_steps = num_inner_steps
-        self.test_num_inner_steps = test_num_inner_steps
-        self.inner_lr = inner_lr
         self.first_order = first_order
-        self.base_learner_init = base_learner_init
         self.class_accuracy: Dict[int, float] = {}
+        self.build_adapter(adapter)
+        if not isinstance(self.adapter, Finetune) or (
+                self.adapter.head is not None
+                or self.adapter.head_init not in ('meta', 'prototypes')):
+            raise ValueError(
+                'MTLScaleShift: the adapter is the base learner\'s inner '
+                "loop: a Finetune on it (head=None) from 'meta' or "
+                f"'prototypes', got {adapter}")
 
     def train(self, mode: bool = True) -> 'MTLScaleShift':
         super().train(mode)
         self.backbone.eval()  # frozen pretrained batch norm
         return self
 
-    def initial_params(self, feats: Tensor, labels: Tensor) -> Params:
-        """The base learner's starting weights for a task."""
-        if self.base_learner_init == 'prototypes':
-            return self.base_learner.prototype_params(
-                class_means(feats, labels, self.num_ways))
-        return dict(self.base_learner.named_parameters())
-
-    def _adapt_one(self, feats: Tensor, labels: Tensor, num_steps: int,
-                   first_order: bool) -> Params:
-        """The base learner of one task fine-tuned from
-        :meth:`initial_params`."""
-        return finetune_head(self.base_learner,
-                             self.initial_params(feats, labels), feats,
-                             labels, num_steps, self.inner_lr,
-                             first_order=first_order)
-
-    def fixed_num_ways(self) -> int:
-        return self.num_ways
+    def n_way_head(self) -> nn.Module:
+        return self.base_learner
 
     def loss(self, inputs: Tensor, data_samples: dict) -> Dict[str, Tensor]:
         """Mean query cross-entropy over the meta-batch after the inner
@@ -133,22 +118,26 @@ class MTLScaleShift(BaseFewShotClassifier):
                 0, inputs.shape[:2]))
         fast = map_tasks(
             partial(
-                self._adapt_one,
-                num_steps=self.num_inner_steps,
+                self.adapter.finetune_features,
+                self,
+                num_ways=episodes.num_ways,
                 first_order=self.first_order),
             (support_f, episodes.support_y))
 
         def evaluate(fast_t: Params, f: Tensor,
                      y: Tensor) -> Tuple[Tensor, Tensor]:
-            scores = functional_call(self.base_learner, fast_t, (f, ))
-            return F.cross_entropy(scores, y), scores.argmax(-1) == y
+            scores = functional_call(self.base_learner,
+                                     sub_params(fast_t, 'head.'), (f, ))
+            return F.cross_entropy(scores, y), scores.detach()
 
-        losses, correct = map_tasks(evaluate,
-                                    (fast, query_f, episodes.query_y))
+        losses, scores = map_tasks(evaluate,
+                                   (fast, query_f, episodes.query_y))
         self._record_class_accuracy(
-            episodes.split(data_samples['gt_label'])[1], correct)
+            episodes.split(data_samples['gt_label'])[1],
+            scores.argmax(-1) == episodes.query_y)
         return dict(
-            loss=losses.mean(), accuracy=correct.float().mean().detach() * 100)
+            loss=losses.mean(),
+            accuracy=accuracy(scores, episodes.query_y).mean())
 
     def _record_class_accuracy(self, classes: Tensor, correct: Tensor) -> None:
         classes, correct = classes.flatten(), correct.flatten().float()
@@ -169,23 +158,6 @@ class MTLScaleShift(BaseFewShotClassifier):
         ranked = sorted(
             self.class_accuracy.items(), key=lambda kv: (kv[1], kv[0]))
         return [c for c, _ in ranked[:num]]
-
-    def adapt(self, support: Tensor, labels: Tensor, num_ways: int) -> Params:
-        self.check_ways(num_ways)
-        # no graph to the meta-learned weights (torch.func.grad in the inner
-        # loop ignores this outer no_grad)
-        with torch.no_grad():
-            fast = self._adapt_one(
-                self.extract_feat(support),
-                labels,
-                self.test_num_inner_steps,
-                first_order=True)
-        return {n: p.detach() for n, p in fast.items()}
-
-    def predict_query(self, task_state: Params, query: Tensor) -> Tensor:
-        with torch.no_grad():
-            return functional_call(self.base_learner, task_state,
-                                   (self.extract_feat(query), ))
 
     def ss_parameters(self) -> Dict[str, nn.Parameter]:
         """The meta-learned scaling and shifting parameters, by name."""

@@ -1,11 +1,12 @@
 """Prototypical Networks (Snell et al., "Prototypical Networks for Few-shot
 Learning", NeurIPS 2017)."""
-from typing import Dict, Tuple
+from typing import Dict, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from mmmtl.evaluation.metrics import accuracy
 from mmmtl.registry import MODELS
 from ..heads.prototype import class_means, neg_sq_distances
 from .base import BaseFewShotClassifier
@@ -25,7 +26,22 @@ class ProtoNet(BaseFewShotClassifier):
     al.: running statistics at meta-test, non-transductive) or ``False``
     (batch statistics always; the query set is normalised with its own
     statistics at meta-test, as in MAML).
+
+    Args:
+        backbone: backbone config.
+        adapter: the meta-test adapter (default: the squared-Euclidean
+            ``Centroid``, the training objective's classifier).
     """
+
+    gives_features = True
+
+    def __init__(self,
+                 backbone: dict,
+                 adapter: dict = dict(type='Centroid', metric='euclidean'),
+                 data_preprocessor: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(backbone, data_preprocessor, init_cfg)
+        self.build_adapter(adapter)
 
     def _meta_objective(self, inputs: Tensor, data_samples: dict) -> tuple:
         """Mean query cross-entropy over the episodes of a meta-batch, the
@@ -39,8 +55,7 @@ class ProtoNet(BaseFewShotClassifier):
             scores = neg_sq_distances(
                 query_f, class_means(support_f, support_y, episodes.num_ways))
             losses.append(F.cross_entropy(scores, query_y))
-            accuracies.append(
-                (scores.argmax(-1) == query_y).float().mean() * 100)
+            accuracies.append(accuracy(scores.detach(), query_y))
             features.append(feats)
         return (dict(
             loss=torch.stack(losses).mean(),
@@ -58,16 +73,3 @@ class ProtoNet(BaseFewShotClassifier):
         branch trains on them without a second forward."""
         logs, feats = self._meta_objective(inputs, data_samples)
         return logs, feats, data_samples['gt_label'].flatten()
-
-    def adapt(self, support: Tensor, labels: Tensor,
-              num_ways: int) -> Dict[str, Tensor]:
-        with torch.no_grad():
-            return dict(
-                prototypes=class_means(
-                    self.extract_feat(support), labels, num_ways))
-
-    def predict_query(self, task_state: Dict[str, Tensor],
-                      query: Tensor) -> Tensor:
-        with torch.no_grad():
-            return neg_sq_distances(
-                self.extract_feat(query), task_state['prototypes'])

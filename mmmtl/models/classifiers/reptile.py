@@ -5,6 +5,7 @@ from typing import Dict, Tuple
 import torch
 from torch import Tensor
 
+from mmmtl.evaluation.metrics import accuracy
 from mmmtl.registry import MODELS
 from .gradient_meta_learner import GradientMetaLearner
 
@@ -12,8 +13,8 @@ from .gradient_meta_learner import GradientMetaLearner
 @MODELS.register_module()
 class Reptile(GradientMetaLearner):
     """Meta-update: theta <- theta + eps * mean_tasks(phi_task - theta), with
-    phi_task the weights after ``num_inner_steps`` SGD steps on the task's
-    support set (full batch; the reference uses Adam mini-batches).
+    phi_task the weights after the adapter's ``num_steps`` SGD steps on the
+    task's support set (full batch; the reference uses Adam mini-batches).
 
     The update is handed to the optimizer as a gradient: :meth:`loss`
     returns a surrogate whose gradient w.r.t. each shared weight is
@@ -28,11 +29,13 @@ class Reptile(GradientMetaLearner):
     (transductive).
     """
 
+    gives_features = True
+
     def __init__(self, **kwargs) -> None:
-        if kwargs.get('learn_inner_lr') is not None:
-            raise ValueError('Reptile has no gradient for learned inner '
-                             'learning rates; set learn_inner_lr=None')
         super().__init__(**kwargs)
+        if self.adapter.learn_lr is not None:
+            raise ValueError('Reptile has no gradient for learned inner '
+                             'learning rates; set adapter.learn_lr=None')
 
     def _update(self, inputs: Tensor, data_samples: dict,
                 with_features: bool) -> tuple:
@@ -48,8 +51,8 @@ class Reptile(GradientMetaLearner):
         fast, feats = out if with_features else (out, None)
         fast = {n: p.detach() for n, p in fast.items()}
         with torch.no_grad():
-            losses, accuracies = self.evaluate_batch(fast, episodes.support_x,
-                                                     episodes.support_y)
+            losses, scores = self.evaluate_batch(fast, episodes.support_x,
+                                                 episodes.support_y)
         shared = self.shared_params()
         update = {
             n: shared[n].detach() - p.mean(0)
@@ -57,7 +60,7 @@ class Reptile(GradientMetaLearner):
         }
         surrogate = sum((shared[n] * u).sum() for n, u in update.items())
         logs = dict(loss=surrogate - surrogate.detach() + losses.mean(),
-                    accuracy=accuracies.mean())
+                    accuracy=accuracy(scores, episodes.support_y).mean())
         if not with_features:
             return logs, None, None
         return (logs, feats.flatten(0, 1),
