@@ -13,7 +13,15 @@
 #   bash benchmarks/mini_imagenet_table1.sh table1    # only Table 1's
 #       models (the variants' warm start included), trained then tested
 #       (the same as table1-train, then table1-test)
+#   bash benchmarks/mini_imagenet_table1.sh adapters-val  # LinearProbe's L2
+#       on val episodes (5-way 1/5-shot, transfer and maml embeddings)
+#   bash benchmarks/mini_imagenet_table1.sh adapters  # Table 1's models,
+#       trained then tested with their own adapter and with the cosine
+#       Centroid and the LinearProbe (L2 from adapters-val) on the same
+#       episodes: the embedding x adapter study (docs/mtl.md)
 #   python benchmarks/collect_table1.py work_dirs/mini_table1  # md/csv/png
+#   python benchmarks/collect_adapters.py work_dirs/mini_table1  # the
+#       embedding x adapter table
 # Models: Transfer (Baseline), Baseline++, ProtoNet, Reptile, MTL-Reptile,
 # MAML, MTL-MAML, and Sun et al.'s MTL (scaling and shifting on the frozen
 # Baseline backbone: its BUDGET minutes come on top of the Baseline's).
@@ -52,9 +60,11 @@ MM=configs/mtl/mtl-maml_conv4_1xb4_mini-imagenet-32px_5way-5shot.py
 SS=configs/mtl-ss/mtl-ss_conv4_1xb2_mini-imagenet-32px_5way-5shot.py
 # the paper's "regular SGD" head for the Baseline (Chen et al.'s test head):
 # a zero-initialised linear head fine-tuned on the frozen support features
-LINEAR=(model.finetune_cfg.head._delete_=True
-        model.finetune_cfg.head.type=LinearHead
-        model.finetune_cfg.head.zero_init=True model.finetune_cfg.init=module)
+LINEAR=(model.adapter.head._delete_=True model.adapter.head.type=LinearHead
+        model.adapter.head.zero_init=True model.adapter.head_init=module)
+# LinearProbe's L2 weight, chosen on val episodes (adapters-val; the
+# reading is in docs/mtl.md)
+L2=${L2:-0.01}
 
 best() {  # the best validation checkpoint of the run OUT/NAME
     ls -t "$OUT/$1"/best_accuracy_mean_iter_*.pth | head -1
@@ -104,6 +114,25 @@ table1() {  # table1 NAME TRAINED CONFIG [cfg-options]
     meta_test "$name" "$trained" "$config" test100 --ways 5 20 35 \
         --shots 100 --queries "$QUERIES" --episodes "$EPISODES_100" \
         "${options[@]}"
+}
+
+adapter_table1() {  # adapter_table1 TRAINED CONFIG ADAPTER [KEY=VALUE ...]
+    # Table 1 of the model OUT/TRAINED with another adapter, on the same
+    # episodes as its own (results in OUT/TRAINED@ADAPTER)
+    local trained=$1 config=$2 adapter=$3 name=$1@$3
+    shift 3
+    local options=(--adapter "$adapter" ${1:+--adapter-cfg "$@"}
+                   --cfg-options test_dataloader.dataset.dataset.split=val+test)
+    meta_test "$name" "$trained" "$config" test --ways 5 20 35 --shots 1 5 \
+        --queries "$QUERIES" --episodes "$EPISODES" "${options[@]}"
+    meta_test "$name" "$trained" "$config" test100 --ways 5 20 35 \
+        --shots 100 --queries "$QUERIES" --episodes "$EPISODES_100" \
+        "${options[@]}"
+}
+
+adapters_of() {  # adapters_of TRAINED CONFIG: the centroid and linear runs
+    adapter_table1 "$1" "$2" centroid
+    adapter_table1 "$1" "$2" linear "l2=$L2"
 }
 
 standard() {  # standard NAME TRAINED CONFIG [cfg-options]
@@ -223,6 +252,31 @@ table1_test_b() {
 }
 table1_a() { table1_train_a; table1_test_a; }
 table1_b() { table1_train_b; table1_test_b; }
+adapters_test_a() {
+    adapters_of maml "$M"
+    adapters_of reptile "$R"
+    adapters_of protonet "$P"
+    adapters_of transfer "$T"
+}
+adapters_test_b() {
+    adapters_of mtl-maml "$MM"
+    adapters_of mtl-reptile "$MR"
+    adapters_of mtl-maml-warm "$MM"
+}
+adapters_a() { table1_a; adapters_test_a; }
+adapters_b() { table1_b; adapters_test_b; }
+adapters_val() {  # adapters_val TRAINED CONFIG: LinearProbe L2 on val
+    local l2
+    for l2 in 0.001 0.01 0.1; do
+        mkdir -p "$OUT/val"
+        meta_test "val/$1@linear-l2=$l2" "$1" "$2" test --ways 5 \
+            --shots 1 5 --queries 15 --episodes "$EPISODES" \
+            --adapter linear --adapter-cfg "l2=$l2" \
+            --cfg-options test_dataloader.dataset.dataset.split=val
+    done
+}
+adapters_val_a() { adapters_val transfer "$T"; }
+adapters_val_b() { adapters_val maml "$M"; }
 
 case "${1:-all}" in
 train) streams train_a train_b ;;
@@ -233,6 +287,8 @@ standard) streams standard_a standard_b ;;
 table1) streams table1_a table1_b ;;
 table1-train) streams table1_train_a table1_train_b ;;
 table1-test) streams table1_test_a table1_test_b ;;
+adapters-val) streams adapters_val_a adapters_val_b ;;
+adapters) streams adapters_a adapters_b ;;
 all)
     streams train_a train_b
     streams variants_a variants_b
@@ -240,5 +296,5 @@ all)
     streams standard_a standard_b
     streams test_a test_b
     ;;
-*) echo "usage: $0 [train|variants|val|test|standard|table1|table1-train|table1-test|all]" >&2; exit 2 ;;
+*) echo "usage: $0 [train|variants|val|test|standard|table1|table1-train|table1-test|adapters-val|adapters|all]" >&2; exit 2 ;;
 esac

@@ -3,6 +3,7 @@ predict new images:
 
 python tools/adapt.py CONFIG CHECKPOINT --support DIR [--query PATH ...]
     [--save adapted.pth] [--topk K] [--json out.json]
+    [--adapter NAME [--adapter-cfg KEY=VALUE ...]]
 python tools/adapt.py --load adapted.pth --query PATH ... [--topk K]
 
 DIR holds one folder per class (DIR/<class name>/*.jpg|jpeg|png, any number
@@ -14,8 +15,11 @@ import os
 import os.path as osp
 from typing import List
 
+from mmengine.config import Config, DictAction
+
 from mmmtl.apis import CustomTask
 from mmmtl.apis.custom_task import IMAGE_EXTENSIONS
+from mmmtl.models.adapters.presets import PRESETS, adapter_cfg
 from mmmtl.utils import tune_allocator
 
 
@@ -37,7 +41,25 @@ def parse_args(argv=None):
         '--topk', type=int, default=3, help='classes shown per image')
     parser.add_argument('--json', help='also write the predictions here')
     parser.add_argument('--device', default='cpu', help='e.g. cpu, cuda:0')
+    parser.add_argument(
+        '--adapter',
+        default='own',
+        help='how the classes are learned: own (the config\'s adapter), '
+        'centroid, euclidean, linear or finetune (as tools/test.py; '
+        'docs/adapters.md)')
+    parser.add_argument(
+        '--adapter-cfg',
+        nargs='+',
+        action=DictAction,
+        metavar='KEY=VALUE',
+        help='change the adapter\'s settings, e.g. l2=0.1')
     args = parser.parse_args(argv)
+    if args.adapter not in PRESETS:
+        parser.error(f'--adapter {args.adapter}: choose one of '
+                     f'{sorted(PRESETS)}')
+    if args.load and (args.adapter != 'own' or args.adapter_cfg):
+        parser.error('--load: the saved task keeps the adapter it was '
+                     'adapted with; --adapter applies to CONFIG CHECKPOINT')
     if args.load:
         if args.config or args.checkpoint or args.support:
             parser.error('--load replaces CONFIG CHECKPOINT --support; give '
@@ -95,9 +117,15 @@ def main(argv=None) -> List[dict]:
         task = CustomTask.load(args.load, device=args.device)
     else:
         task = CustomTask.from_config(
-            args.config, args.checkpoint, device=args.device)
+            args.config,
+            args.checkpoint,
+            device=args.device,
+            adapter=adapter_cfg(args.adapter,
+                                Config.fromfile(args.config).model.to_dict(),
+                                args.adapter_cfg))
         task.adapt(args.support)
-    print(f'{len(task.classes)} classes: {", ".join(task.classes)}')
+    print(f'{len(task.classes)} classes: {", ".join(task.classes)} '
+          f'(adapter: {task.model.adapter.describe()})')
     if args.save:
         task.save(args.save)
         print(f'adapted task written to {args.save}')
@@ -113,6 +141,7 @@ def main(argv=None) -> List[dict]:
                     checkpoint=args.checkpoint,
                     adapted_task=args.load,
                     support=args.support,
+                    adapter=task.model.adapter.describe(),
                     classes=task.classes,
                     predictions=predictions),
                 f,

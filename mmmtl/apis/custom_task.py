@@ -23,6 +23,7 @@ from mmengine.dataset import Compose
 from PIL import Image
 from torch import Tensor
 
+from mmmtl.models.adapters.legacy import migrate_model_cfg
 from mmmtl.registry import DATASETS, MODELS, TRANSFORMS
 from mmmtl.utils import register_all_modules
 from mmmtl.utils.checkpoint import load_checkpoint_file, load_weights
@@ -263,11 +264,17 @@ class CustomTask:
     def from_config(cls,
                     config: Union[str, Config],
                     checkpoint: str,
-                    device: str = 'cpu') -> 'CustomTask':
+                    device: str = 'cpu',
+                    adapter: Optional[dict] = None) -> 'CustomTask':
         """A task (not yet adapted) on the model of ``config`` with the
-        weights of ``checkpoint``."""
+        weights of ``checkpoint``, learning with ``adapter`` (a config,
+        e.g. ``dict(type='LinearProbe')``; default: the model's own)."""
         model, cfg = init_model(config, checkpoint, device)
-        return cls(model, cfg.to_dict()['model'], find_test_dataset_cfg(cfg))
+        model_cfg = cfg.to_dict()['model']
+        if adapter is not None:
+            model.set_adapter(adapter)
+            model_cfg = with_adapter(model_cfg, adapter)
+        return cls(model, model_cfg, find_test_dataset_cfg(cfg))
 
     def _inputs(self, images: Sequence[ImageLike]) -> Tensor:
         """Prepared, stacked and normalised images [B, C, H, W]."""
@@ -380,7 +387,8 @@ class CustomTask:
             raise ValueError(f'{path} is not an adapted task saved by '
                              f'CustomTask.save (format {FILE_FORMAT})')
         register_all_modules()
-        model_cfg = json.loads(saved['model_cfg'])
+        # a task saved before adapters: its model keys, as adapter settings
+        model_cfg = migrate_model_cfg(json.loads(saved['model_cfg']))
         model = MODELS.build(model_cfg)
         load_weights(model, saved['model_state'], path, strict=True)
         task = cls(model.to(device).eval(), model_cfg,
@@ -390,4 +398,23 @@ class CustomTask:
             k: v.to(device)
             for k, v in saved['task_state'].items()
         }
+        if model_cfg.get('type') == 'TransferClassifier' and not any(
+                k.startswith('head.') for k in task.task_state):
+            # before adapters, a transfer task state was its head alone
+            task.task_state = {
+                f'head.{k}': v
+                for k, v in task.task_state.items()
+            }
         return task
+
+
+def with_adapter(model_cfg: dict, adapter: dict) -> dict:
+    """``model_cfg`` with ``adapter`` in its adapter's place (MTL: its meta
+    branch's), so a saved task rebuilds the model it adapted with."""
+    model_cfg = dict(model_cfg)
+    if model_cfg.get('type') == 'MTL':
+        model_cfg['meta_branch'] = with_adapter(model_cfg['meta_branch'],
+                                                adapter)
+    else:
+        model_cfg['adapter'] = adapter
+    return model_cfg

@@ -7,6 +7,7 @@ from typing import List
 
 from mmengine.config import Config, DictAction
 
+from mmmtl.models.adapters.presets import PRESETS, adapter_cfg
 from mmmtl.utils import (add_threads_option, finish_distributed,
                          register_all_modules, setup_cfg, setup_threads,
                          tune_allocator)
@@ -30,6 +31,21 @@ def parse_args(argv=None):
         'cell both have on the same episodes, add the mean per-episode '
         'accuracy difference (this minus that) with its 95%% CI')
     parser.add_argument(
+        '--adapter',
+        default='own',
+        help='how each episode is learned: own (the config\'s adapter, the '
+        'default), centroid (cosine class means), euclidean (squared-'
+        'Euclidean class means), linear (logistic regression on the frozen '
+        'embedding) or finetune (the whole network from a zero linear head); '
+        'docs/adapters.md')
+    parser.add_argument(
+        '--adapter-cfg',
+        nargs='+',
+        action=DictAction,
+        metavar='KEY=VALUE',
+        help='change the adapter\'s settings, e.g. l2=0.1 or num_steps=20 '
+        '(with --adapter own: its meta-test values)')
+    parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
         help='override config keys')
     add_threads_option(parser)
@@ -37,6 +53,9 @@ def parse_args(argv=None):
         '--launcher', choices=['none', 'pytorch'], default='none')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args(argv)
+    if args.adapter not in PRESETS:
+        parser.error(f'--adapter {args.adapter}: choose one of '
+                     f'{sorted(PRESETS)}')
     for name in ('ways', 'shots', 'queries', 'episodes'):
         values = getattr(args, name)
         if values is not None and min(
@@ -67,6 +86,8 @@ def meta_test_cfg(args, cfg: Config) -> Config:
             episodes[key] = value
     cfg.test_cfg = dict(
         type='MetaTestLoop',
+        adapter=adapter_cfg(args.adapter, cfg.model.to_dict(),
+                            args.adapter_cfg),
         settings=[(ways, shots)
                   for ways in args.ways or [episodes['num_ways']]
                   for shots in args.shots or [episodes['num_shots']]],

@@ -18,7 +18,8 @@ def write_results(base: str, rows: List[dict], meta: dict) -> str:
     with open(base + '.json', 'w') as f:
         json.dump(dict(meta, results=rows), f, indent=2)
     paired = [k for k in PAIRED_KEYS if any(k in r for r in rows)]
-    fields = ['num_ways', 'num_shots', 'num_episodes', *METRIC_KEYS, *paired]
+    fields = ['num_ways', 'num_shots', 'num_episodes', *METRIC_KEYS, *paired,
+              'adapter']
     with open(base + '.csv', 'w', newline='') as f:
         writer = csv.DictWriter(f, fieldnames=fields, extrasaction='ignore')
         writer.writeheader()
@@ -41,10 +42,11 @@ def write_results(base: str, rows: List[dict], meta: dict) -> str:
                      if 'paired_diff_mean' in r else ' - |')
         lines.append(line)
     table = '\n'.join(lines)
-    title = (f"{osp.basename(meta['config'])}, seed {meta['seed']}")
+    adapter = f", adapter {meta['adapter']}" if meta.get('adapter') else ''
+    title = f"{osp.basename(meta['config'])}, seed {meta['seed']}{adapter}"
     with open(base + '.md', 'w') as f:
         f.write(f"{meta['config']}, {meta['checkpoint']}, seed "
-                f"{meta['seed']}\n\n{table}\n\n![accuracy vs shots]"
+                f"{meta['seed']}{adapter}\n\n{table}\n\n![accuracy vs shots]"
                 f"({osp.basename(base)}.png)\n")
     plot_results(rows, base + '.png', title)
     return table

@@ -6,6 +6,7 @@ from typing import Dict, List, Optional, Sequence, Union
 import torch
 from mmengine.dist import get_rank
 from mmengine.evaluator import Evaluator
+from mmengine.model import is_model_wrapper
 from mmengine.runner import BaseLoop
 from mmengine.runner.amp import autocast
 
@@ -23,8 +24,15 @@ class MetaTestLoop(BaseLoop):
     ``.json / .csv / .md / .png`` (rank 0; rewritten after each cell, so a
     failing later cell loses nothing).
 
+    The model adapts to each episode with its own adapter, or with
+    ``adapter`` (a config, e.g. ``dict(type='Centroid')``) put in its place
+    after the checkpoint is loaded (``model.set_adapter``): any checkpoint's
+    embedding with any adapter. The adapter's description is in every row,
+    the JSON and the markdown.
+
     A cell's row: ``num_ways``, ``num_shots``, ``num_queries``,
-    ``num_episodes``, ``seed``, ``split``, the metric's ``accuracy_mean`` /
+    ``num_episodes``, ``seed``, ``split``, ``adapter``, the metric's
+    ``accuracy_mean`` /
     ``accuracy_std`` / ``accuracy_ci95`` and ``episode_accuracies`` (in
     episode order). With ``paired_with`` (another meta-test's JSON) every
     cell that both have, on the same episodes (checked before testing), adds
@@ -43,6 +51,8 @@ class MetaTestLoop(BaseLoop):
         info: extra fields of the JSON (``tools/test.py``: ``config`` and
             ``checkpoint``, also the markdown's first line).
         paired_with: a meta-test JSON to compare with, cell by cell.
+        adapter: the adapter config to meta-test with (default: the
+            model's own).
         fp16: autocast the test steps.
     """
 
@@ -53,6 +63,7 @@ class MetaTestLoop(BaseLoop):
                  settings: Optional[Sequence[Sequence[int]]] = None,
                  info: Optional[Dict] = None,
                  paired_with: Optional[str] = None,
+                 adapter: Optional[Dict] = None,
                  fp16: bool = False) -> None:
         if not isinstance(dataloader, dict) or dataloader['dataset'].get(
                 'type') != 'EpisodicDataset':
@@ -77,6 +88,7 @@ class MetaTestLoop(BaseLoop):
             if isinstance(metric, FewShotAccuracy):
                 metric.keep_episodes = True
         self.info = dict(info or {})
+        self.adapter = adapter
         self.fp16 = fp16
         self.out_base = osp.join(runner.work_dir,
                                  f'meta_test_{runner.timestamp}')
@@ -97,10 +109,26 @@ class MetaTestLoop(BaseLoop):
             num_ways=cell['num_ways'], num_shots=cell['num_shots'])
         return loader
 
+    def use_adapter(self) -> str:
+        """Put ``adapter`` in the (loaded) model's place, check every cell's
+        N against the model before any runs, and return the adapter's
+        description."""
+        model = self.runner.model
+        model = model.module if is_model_wrapper(model) else model
+        if self.adapter is not None:
+            model.set_adapter(self.adapter)
+        for ways, shots in self.settings:
+            model.check_ways(ways)
+        return model.adapter.describe()
+
     def run(self) -> List[dict]:
         runner = self.runner
+        described = self.use_adapter()
+        for cell in self.cells:
+            cell['adapter'] = described
         runner.call_hook('before_test')
-        meta = dict(self.info, seed=self.cells[0]['seed'])
+        meta = dict(self.info, seed=self.cells[0]['seed'],
+                    adapter=described)
         if self.paired_with:
             meta['paired_with'] = self.paired_with
         rows = []
@@ -120,6 +148,7 @@ class MetaTestLoop(BaseLoop):
                 table = write_results(self.out_base, rows, meta)
         runner.call_hook('after_test')
         if get_rank() == 0:
+            print(f'adapter: {described}')
             print(table)
             print(f'results written to {self.out_base}.json / .csv / .md / '
                   '.png', flush=True)
