@@ -78,7 +78,7 @@ def _maml():
                            pool=False, stride=2,
                            track_running_stats=False),
              head=dict(type='LinearHead', in_channels=32),
-             num_ways=5, num_inner_steps=1, inner_lr=2.0))
+             num_ways=5, adapter=dict(type='Finetune', num_steps=1, lr=2.0)))
 
 
 def _meta_grad(model, inputs, samples, precision=None):

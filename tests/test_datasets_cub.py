@@ -152,7 +152,7 @@ def test_train_and_meta_test_tools(cub_root, tmp_path):
         'val_dataloader.dataset.num_ways=2',
         'val_dataloader.dataset.num_queries=2',
         'val_dataloader.dataset.num_episodes=2', 'train_cfg.max_iters=3',
-        'train_cfg.val_interval=3', 'model.finetune_cfg.num_steps=5'
+        'train_cfg.val_interval=3', 'model.adapter.num_steps=5'
     ]
     train.main([config, '--work-dir', work_dir, '--cfg-options', *options])
     checkpoint = osp.join(work_dir, 'iter_3.pth')
@@ -175,8 +175,9 @@ def test_train_and_meta_test_tools(cub_root, tmp_path):
 @pytest.mark.parametrize('config, model_options', [
     ('configs/mtl/mtl-maml_conv4_1xb4_cub_5way-1shot.py', [
         'model.meta_branch.head.in_channels=100',
-        'model.meta_branch.num_ways=2', 'model.meta_branch.num_inner_steps=1',
-        'model.meta_branch.test_num_inner_steps=1',
+        'model.meta_branch.num_ways=2',
+        'model.meta_branch.adapter.num_steps=1',
+        'model.meta_branch.adapter.test_cfg.num_steps=1',
         'model.transfer_branch.head.in_channels=100'
     ]),
     ('configs/protonet/protonet_conv4_1xb1_cub_5way-1shot.py', []),

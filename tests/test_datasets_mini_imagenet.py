@@ -390,7 +390,7 @@ def run_tools(config: str, root: str, work_dir: str) -> tuple:
         'val_dataloader.dataset.num_ways=2',
         'val_dataloader.dataset.num_queries=2',
         'val_dataloader.dataset.num_episodes=2', 'train_cfg.max_iters=3',
-        'train_cfg.val_interval=3', 'model.finetune_cfg.num_steps=5',
+        'train_cfg.val_interval=3', 'model.adapter.num_steps=5',
         'default_hooks.logger.interval=1'
     ]
     config = osp.join(REPO, config)

@@ -218,7 +218,7 @@ def test_train_and_meta_test_tools(tiered_root, tmp_path):
         'val_dataloader.dataset.num_ways=2',
         'val_dataloader.dataset.num_queries=2',
         'val_dataloader.dataset.num_episodes=2', 'train_cfg.max_iters=3',
-        'train_cfg.val_interval=3', 'model.finetune_cfg.num_steps=5'
+        'train_cfg.val_interval=3', 'model.adapter.num_steps=5'
     ]
     train.main([config, '--work-dir', work_dir, '--cfg-options', *options])
     checkpoint = osp.join(work_dir, 'iter_3.pth')

@@ -52,16 +52,16 @@ def tiny_config(path, method, data_root, meta_batch):
     training classes of the generated Omniglot."""
     model = """model = dict(
     backbone=dict(channels=(4, 4), stride=1, pool=True),
-    head=dict(in_channels=16), num_ways=3, inner_lr=0.4,
-    test_num_inner_steps=1)"""
+    head=dict(in_channels=16), num_ways=3,
+    adapter=dict(lr=0.4, test_cfg=dict(num_steps=1)))"""
     if method == 'mtl':
         with open(osp.join(osp.dirname(path), 'no_norm_net.py'), 'w') as f:
             f.write(NO_NORM_NET)
         model = """custom_imports = dict(imports=['no_norm_net'])
 model = dict(
     backbone=dict(_delete_=True, type='NoNormNet'),
-    meta_branch=dict(head=dict(in_channels=64), num_ways=3, inner_lr=0.4,
-                     test_num_inner_steps=1),
+    meta_branch=dict(head=dict(in_channels=64), num_ways=3,
+                     adapter=dict(lr=0.4, test_cfg=dict(num_steps=1))),
     transfer_branch=dict(head=dict(in_channels=64, num_classes=20)))"""
     text = f"""
 _base_ = [{osp.join(REPO, CONFIGS[method])!r}]

@@ -46,7 +46,7 @@ def write_config(path, root: str, method: str = 'maml',
     model = f'backbone=dict(channels={tuple(channels)}, stride=1, pool=True)'
     if method == 'maml':
         model += (f', head=dict(in_channels={4 * channels[-1]}), num_ways=3,'
-                  ' test_num_inner_steps=1')
+                  ' adapter=dict(test_cfg=dict(num_steps=1))')
     text = f"""
 _base_ = [{osp.join(REPO, CONFIGS[method])!r}]
 model = dict({model})
@@ -321,7 +321,7 @@ def test_diverging_run_warns_in_its_log_and_trains_on(tiny, tmp_path):
     work = str(tmp_path / 'work')
     train_tool.main([
         tiny['config'], '--work-dir', work, '--cfg-options',
-        'model.inner_lr=1e8', 'experiment_name=diverging'
+        'model.adapter.lr=1e8', 'experiment_name=diverging'
     ])
     (log, ) = glob.glob(osp.join(work, '*', '*.log'))
     text = open(log).read()

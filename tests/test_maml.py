@@ -17,7 +17,9 @@ from mmmtl.registry import MODELS
 WAYS, SHOTS, QUERIES, TASKS = 3, 2, 2, 3
 
 
-def build(bn_policy='batch', **kwargs):
+def build(bn_policy='batch', adapter=None, **kwargs):
+    """A float64 MAML; ``adapter`` changes keys of its Finetune adapter
+    (2 steps at lr 0.4)."""
     torch.manual_seed(0)
     cfg = dict(
         type='MAML',
@@ -28,8 +30,8 @@ def build(bn_policy='batch', **kwargs):
             track_running_stats=bn_policy == 'running'),
         head=dict(type='LinearHead', in_channels=12),
         num_ways=WAYS,
-        num_inner_steps=2,
-        inner_lr=0.4,
+        adapter=dict(dict(type='Finetune', num_steps=2, lr=0.4),
+                     **(adapter or {})),
         bn_policy=bn_policy)
     cfg.update(kwargs)
     return MODELS.build(cfg).double()
@@ -46,6 +48,11 @@ def meta_batch(seed=0):
     ]).repeat(TASKS, 1)
     return inputs, dict(episode_label=labels, num_ways=WAYS,
                         num_shots=SHOTS, num_queries=QUERIES)
+
+
+def support_loss(model, params, images, labels):
+    """Mean cross-entropy of ``images`` under the weights ``params``."""
+    return F.cross_entropy(model.logits(params, images), labels)
 
 
 def meta_grads(model):
@@ -106,11 +113,11 @@ def test_first_order_gradient_is_query_gradient_at_fast_weights():
     for x, y in zip(inputs, labels):
         fast = dict(params)
         for _ in range(2):
-            step = torch.func.grad(model.support_loss)(fast, x[:num_support],
-                                                       y[:num_support])
+            step = torch.func.grad(support_loss, argnums=1)(
+                model, fast, x[:num_support], y[:num_support])
             fast = {n: fast[n] - 0.4 * step[n] for n in fast}
-        query = torch.func.grad(model.support_loss)(fast, x[num_support:],
-                                                    y[num_support:])
+        query = torch.func.grad(support_loss, argnums=1)(
+                model, fast, x[num_support:], y[num_support:])
         for n in expected:
             expected[n] += query[n] / TASKS
     for n in expected:
@@ -167,11 +174,11 @@ def test_bn_policy_must_match_backbone():
 @pytest.mark.parametrize('mode,shape', [('per_step', (2, )),
                                         ('per_param', (1, 3, 12))])
 def test_learned_inner_rates(mode, shape):
-    model = build(learn_inner_lr=mode, adapt='head.')
-    assert set(model.inner_lrs) == {'head-fc-weight', 'head-fc-bias'}
-    assert model.inner_lrs['head-fc-weight'].shape == shape
+    model = build(adapter=dict(learn_lr=mode, adapt='head.'))
+    assert set(model.adapter.lrs) == {'head-fc-weight', 'head-fc-bias'}
+    assert model.adapter.lrs['head-fc-weight'].shape == shape
     _, grads = meta_grads(model)
-    assert grads['inner_lrs.head-fc-weight'].abs().sum() > 0
+    assert grads['adapter.lrs.head-fc-weight'].abs().sum() > 0
     assert grads['backbone.layers.0.0.weight'].abs().sum() > 0
 
 
@@ -195,11 +202,12 @@ def percent_correct(net, images, labels):
     return 100.0 * correct / len(predicted)
 
 
-def test_meta_test_adapts_test_num_inner_steps_and_scores_the_queries():
-    """Each episode: test_num_inner_steps (5, not the 2 of training) SGD
-    steps on the support set, then the share of correctly classified query
-    images (distinct from the support images)."""
-    model = build(test_num_inner_steps=5)
+def test_meta_test_adapts_test_cfg_num_steps_and_scores_the_queries():
+    """Each episode: the adapter's test_cfg.num_steps (5, not the 2 of
+    training) SGD steps on the support set, then the share of correctly
+    classified query images (distinct from the support images)."""
+    model = build(adapter=dict(test_cfg=dict(num_steps=5)))
+    assert model.adapter.test_setting('num_steps') == 5
     model.eval()
     inputs, samples = meta_batch()
     results = model(inputs, samples, mode='predict')
@@ -238,14 +246,14 @@ def test_meta_sgd_meta_gradient_matches_finite_difference(vmap):
     second-order meta-gradient w.r.t. the weights and the rates against
     central differences, and an inner step multiplies each gradient
     element by its own rate."""
-    model = build(learn_inner_lr='per_param', vmap=vmap)
+    model = build(adapter=dict(learn_lr='per_param'), vmap=vmap)
     gen = torch.Generator().manual_seed(5)
     with torch.no_grad():  # a different rate for every element
-        for rate in model.inner_lrs.values():
+        for rate in model.adapter.lrs.values():
             rate.uniform_(0.1, 0.6, generator=gen)
     _, grads = meta_grads(model)
     params = dict(model.named_parameters())
-    rate_names = [n for n in params if n.startswith('inner_lrs.')]
+    rate_names = [n for n in params if n.startswith('adapter.lrs.')]
     assert len(rate_names) == len(model.shared_params())
     eps = 1e-6
     for only_rates in (False, True):
@@ -267,9 +275,10 @@ def test_meta_sgd_meta_gradient_matches_finite_difference(vmap):
         assert abs(numeric) > 1e-4
         assert torch.allclose(analytic, numeric, rtol=1e-6, atol=1e-9)
     # one inner step by hand: fast = w - rate * dL/dw, element by element
-    one_step = build(learn_inner_lr='per_param', test_num_inner_steps=1)
+    one_step = build(
+        adapter=dict(learn_lr='per_param', test_cfg=dict(num_steps=1)))
     with torch.no_grad():
-        for rate in one_step.inner_lrs.values():
+        for rate in one_step.adapter.lrs.values():
             rate.uniform_(0.1, 0.6, generator=gen)
     inputs, samples = meta_batch()
     support, labels = inputs[0, :WAYS * SHOTS], samples['episode_label'][
@@ -280,12 +289,12 @@ def test_meta_sgd_meta_gradient_matches_finite_difference(vmap):
         one_step.head(one_step.backbone(support)), labels)
     step = torch.autograd.grad(loss, list(shared.values()))
     for (name, p), g in zip(shared.items(), step):
-        rate = one_step.inner_lrs[name.replace('.', '-')][0]
+        rate = one_step.adapter.lrs[name.replace('.', '-')][0]
         assert torch.allclose(state[name], p - rate * g, atol=1e-12), name
 
 
 def test_inner_steps_lower_support_loss():
-    model = build(num_inner_steps=3)
+    model = build(adapter=dict(num_steps=3))
     inputs, samples = meta_batch()
     episodes = model.split_episodes(inputs, samples)
     support, labels = episodes.support_x, episodes.support_y
@@ -327,7 +336,8 @@ def test_zero_head_trains_and_tests_at_any_number_of_ways():
     zero its weights are lr / S * (onehot - 1/N)^T @ features (the
     gradient of the mean cross-entropy at uniform scores), computed here by
     hand from the backbone's support features."""
-    model = build(zero_head=True, num_inner_steps=1, test_num_inner_steps=1)
+    model = build(adapter=dict(head_init='zero', num_steps=1))
+    assert model.fixed_num_ways() is None
     inputs, samples = meta_batch()  # 3-way episodes, head configured 3-way
     out = model.loss(inputs, samples)
     out['loss'].backward()
@@ -344,65 +354,73 @@ def test_zero_head_trains_and_tests_at_any_number_of_ways():
     with torch.no_grad():
         feats = model.backbone(support)
     onehot = F.one_hot(labels, ways).double()
-    expected_w = model.inner_lr / len(labels) * (onehot - 1 / ways).t() @ feats
-    expected_b = model.inner_lr / len(labels) * (onehot - 1 / ways).sum(0)
+    lr = model.adapter.lr
+    expected_w = lr / len(labels) * (onehot - 1 / ways).t() @ feats
+    expected_b = lr / len(labels) * (onehot - 1 / ways).sum(0)
     assert torch.allclose(state['head.fc.weight'], expected_w, atol=1e-12)
     assert torch.allclose(state['head.fc.bias'], expected_b, atol=1e-12)
     assert model.predict_query(state, support).shape == (ways * shots, ways)
 
 
-def test_test_batch_size_draws_seeded_class_balanced_subsets():
-    model = build(test_batch_size=6, test_num_inner_steps=3)
+def test_batch_size_draws_seeded_class_balanced_subsets():
+    model = build(adapter=dict(batch_size=6, test_cfg=dict(num_steps=3)))
     labels = torch.arange(3).repeat_interleave(10)
-    batches = list(model._test_batches(labels, 3, 3))
+    batches = model.adapter._test_batches(labels, 3, 3)
     assert len(batches) == 3
     for index in batches:
         assert len(index) == 6 and len(set(index.tolist())) == 6
         assert torch.bincount(labels[index], minlength=3).tolist() == [2] * 3
-    again = list(model._test_batches(labels, 3, 3))
+    again = model.adapter._test_batches(labels, 3, 3)
     assert all(torch.equal(a, b) for a, b in zip(batches, again))
     assert not all(torch.equal(batches[0], b) for b in batches[1:])
-    # a support set no larger than the batch is used whole, every step
+    # a support set no larger than the batch is used whole, every step:
+    # the same task state as without batch_size
     small = torch.arange(3).repeat_interleave(2)
-    assert all(
-        torch.equal(i, torch.arange(6))
-        for i in model._test_batches(small, 3, 3))
+    assert model.adapter._test_batches(small, 3, 3) is None
+    support = torch.randn(6, 1, 8, 8, generator=torch.Generator().manual_seed(
+        1), dtype=torch.float64)
+    whole = build(adapter=dict(test_cfg=dict(num_steps=3)))
+    state, expected = (m.adapt(support, small, 3) for m in (model, whole))
+    assert state.keys() == expected.keys()
+    for n in state:
+        assert torch.equal(state[n], expected[n]), n
 
 
-def test_test_batch_size_adapts_on_the_drawn_subsets():
-    """adapt() with test_batch_size equals a hand-run inner loop whose
-    step k sees exactly the k-th drawn subset."""
-    model = build(test_batch_size=6, test_num_inner_steps=2)
+def test_batch_size_adapts_on_the_drawn_subsets():
+    """adapt() with the adapter's batch_size equals a hand-run inner loop
+    whose step k sees exactly the k-th drawn subset."""
+    model = build(adapter=dict(batch_size=6, test_cfg=dict(num_steps=2)))
     gen = torch.Generator().manual_seed(2)
     support = torch.randn(30, 1, 8, 8, generator=gen, dtype=torch.float64)
     labels = torch.arange(3).repeat_interleave(10)
     state = model.adapt(support, labels, 3)
     params = {n: p.detach() for n, p in model.shared_params().items()}
-    for index in model._test_batches(labels, 3, 2):
+    for index in model.adapter._test_batches(labels, 3, 2):
         params = {n: p.requires_grad_() for n, p in params.items()}
-        loss = model.support_loss(params, support[index], labels[index])
+        loss = support_loss(model, params, support[index], labels[index])
         grads = torch.autograd.grad(loss, list(params.values()))
         params = {
-            n: (p - model.inner_lr * g).detach()
+            n: (p - model.adapter.lr * g).detach()
             for (n, p), g in zip(params.items(), grads)
         }
+    assert state.keys() == params.keys()
     for n in params:
         assert torch.allclose(state[n], params[n], atol=1e-12), n
 
 
-def test_test_line_search_keeps_the_support_loss_from_rising():
+def test_line_search_keeps_the_support_loss_from_rising():
     """An inner rate far too large for the support set: plain fine-tuning
     raises the support loss, backtracking lowers it at every step."""
     gen = torch.Generator().manual_seed(4)
     support = torch.randn(12, 1, 8, 8, generator=gen, dtype=torch.float64)
     labels = torch.arange(3).repeat_interleave(4)
-    start = build(inner_lr=10.0, test_num_inner_steps=3)
-    before = start.support_loss(
-        {n: p.detach() for n, p in start.shared_params().items()}, support,
-        labels).item()
+    start = build(adapter=dict(lr=10.0, test_cfg=dict(num_steps=3)))
+    before = support_loss(
+        start, {n: p.detach() for n, p in start.shared_params().items()},
+        support, labels).item()
     for search in (False, True):
-        model = build(inner_lr=10.0, test_num_inner_steps=3,
-                      test_line_search=search)
+        model = build(adapter=dict(lr=10.0, test_cfg=dict(num_steps=3),
+                                   line_search=search))
         state = model.adapt(support, labels, 3)
-        after = model.support_loss(state, support, labels).item()
+        after = support_loss(model, state, support, labels).item()
         assert (after < before) == search, (search, before, after)

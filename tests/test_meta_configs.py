@@ -90,7 +90,7 @@ def test_config_builds_and_matches_its_name(path):
     if 'meta_branch' in method:
         assert cfg.model.meta_branch.type == method['meta_branch'], path
     if 'init' in method:
-        assert cfg.model.get('base_learner_init', 'meta') == method['init']
+        assert cfg.model.adapter.get('head_init', 'meta') == method['init']
     hooks = [h['type'] for h in cfg.get('custom_hooks', [])]
     assert ('HardTaskHook' in hooks) == (method.get('hook') ==
                                          'HardTaskHook'), path

@@ -27,21 +27,21 @@ BACKBONE = dict(
 HEAD = dict(type='LinearHead', in_channels=12)
 META_BRANCHES = dict(
     maml=dict(
-        type='MAML', head=HEAD, num_ways=WAYS, num_inner_steps=2,
-        inner_lr=0.4),
+        type='MAML',
+        head=HEAD,
+        num_ways=WAYS,
+        adapter=dict(type='Finetune', num_steps=2, lr=0.4)),
     fomaml=dict(
         type='MAML',
         head=HEAD,
         num_ways=WAYS,
-        num_inner_steps=2,
-        inner_lr=0.4,
+        adapter=dict(type='Finetune', num_steps=2, lr=0.4),
         first_order=True),
     reptile=dict(
         type='Reptile',
         head=HEAD,
         num_ways=WAYS,
-        num_inner_steps=3,
-        inner_lr=0.3),
+        adapter=dict(type='Finetune', num_steps=3, lr=0.3)),
     protonet=dict(type='ProtoNet'))
 TRANSFER = dict(
     type='TransferClassifier', head=dict(HEAD, num_classes=CLASSES))

@@ -27,16 +27,18 @@ from mmmtl.apis import train as train_tool
 WAYS, SHOTS, QUERIES, TASKS = 3, 2, 2, 2
 
 
-def build(**kwargs):
+def build(adapter=None, **kwargs):
+    """A float64 MTLScaleShift; ``adapter`` changes keys of its head-only
+    Finetune adapter (3 steps at lr 0.3, 5 at meta-test)."""
     torch.manual_seed(0)
     cfg = dict(
         type='MTLScaleShift',
         backbone=dict(type='Conv4', in_channels=1, channels=(3, 3)),
         base_learner=dict(type='LinearHead', in_channels=12),
         num_ways=WAYS,
-        num_inner_steps=3,
-        test_num_inner_steps=5,
-        inner_lr=0.3)
+        adapter=dict(
+            dict(type='Finetune', adapt='head.', num_steps=3, lr=0.3,
+                 test_cfg=dict(num_steps=5)), **(adapter or {})))
     cfg.update(kwargs)
     model = MODELS.build(cfg).double()
     with torch.no_grad():  # non-trivial pretrained BN statistics
@@ -140,7 +142,7 @@ def test_meta_training_moves_only_ss_and_the_base_learner():
 
 @pytest.mark.parametrize('init', ['meta', 'prototypes'])
 def test_second_order_meta_gradient_matches_finite_difference(init):
-    model = build(base_learner_init=init)
+    model = build(adapter=dict(head_init=init))
     model.train()
     loss = model.loss(*meta_batch())['loss']
     params = model.ss_parameters()
@@ -171,8 +173,8 @@ def test_meta_test_adapts_the_base_learner_only():
     support = inputs[0, :WAYS * SHOTS]
     labels = samples['episode_label'][0, :WAYS * SHOTS]
     state = model.adapt(support, labels, WAYS)
-    assert set(state) == {'fc.weight', 'fc.bias'}
-    assert not torch.equal(state['fc.weight'],
+    assert set(state) == {'head.fc.weight', 'head.fc.bias'}
+    assert not torch.equal(state['head.fc.weight'],
                            model.base_learner.fc.weight.detach())
     scores = model.predict_query(state, inputs[0, WAYS * SHOTS:])
     assert scores.shape == (WAYS * QUERIES, WAYS)
@@ -210,10 +212,8 @@ def test_prototype_init_against_a_hand_written_imprinted_cosine_head():
     SS it is the transfer baseline's meta-test."""
     ss = build(
         base_learner=dict(type='CosineHead', in_channels=12, scale=10.0),
-        base_learner_init='prototypes',
-        num_inner_steps=3,
-        test_num_inner_steps=7,
-        inner_lr=0.5).eval()
+        adapter=dict(head_init='prototypes', num_steps=3, lr=0.5,
+                     test_cfg=dict(num_steps=7))).eval()
     inputs, samples = meta_batch()
     ns = WAYS * SHOTS
     gen = torch.Generator().manual_seed(2)
@@ -245,19 +245,20 @@ def test_prototype_init_at_identity_ss_is_the_transfer_baselines_test_head():
     the class means and fine-tuned is the transfer baseline's meta-test."""
     ss = build(
         base_learner=dict(type='CosineHead', in_channels=12, scale=10.0),
-        base_learner_init='prototypes',
-        test_num_inner_steps=7,
-        inner_lr=0.5).eval()
+        adapter=dict(head_init='prototypes', lr=0.5,
+                     test_cfg=dict(num_steps=7))).eval()
     transfer = MODELS.build(
         dict(
             type='TransferClassifier',
             backbone=dict(type='Conv4', in_channels=1, channels=(3, 3)),
             head=dict(type='LinearHead', in_channels=12, num_classes=4),
-            finetune_cfg=dict(
+            adapter=dict(
+                type='Finetune',
+                adapt='head.',
                 head=dict(type='CosineHead', scale=10.0),
+                head_init='prototypes',
                 num_steps=7,
-                lr=0.5,
-                init='prototypes'))).double().eval()
+                lr=0.5))).double().eval()
     transfer.backbone.load_state_dict({
         k: v
         for k, v in ss.backbone.state_dict().items() if 'ss_' not in k
@@ -272,8 +273,9 @@ def test_prototype_init_at_identity_ss_is_the_transfer_baselines_test_head():
             transfer.adapt(support, labels, WAYS), query))
 
 
-def test_meta_test_takes_test_num_inner_steps_of_sgd():
-    """adapt: test_num_inner_steps (5, not the 3 of training) SGD steps of
+def test_meta_test_takes_test_cfg_num_steps_of_sgd():
+    """adapt: the adapter's test_cfg.num_steps (5, not the 3 of training) SGD
+    steps of
     the linear base learner from its meta-learned start on the frozen
     support features, written out here."""
     model = build().eval()
@@ -295,9 +297,9 @@ def test_meta_test_takes_test_num_inner_steps_of_sgd():
 
     state = model.adapt(support, labels, WAYS)
     weight, bias = hand(5)
-    torch.testing.assert_close(state['fc.weight'], weight)
-    torch.testing.assert_close(state['fc.bias'], bias)
-    assert not torch.allclose(state['fc.weight'], hand(3)[0])
+    torch.testing.assert_close(state['head.fc.weight'], weight)
+    torch.testing.assert_close(state['head.fc.bias'], bias)
+    assert not torch.allclose(state['head.fc.weight'], hand(3)[0])
 
 
 def test_hardest_classes_are_those_with_the_lowest_query_accuracy():
@@ -334,7 +336,7 @@ def test_hard_tasks_train_a_meta_batch_of_the_hardest_classes(
             backbone=dict(type='Conv4', in_channels=1, channels=(3, 3)),
             base_learner=dict(type='LinearHead', in_channels=12),
             num_ways=3,
-            num_inner_steps=1))
+            adapter=dict(type='Finetune', adapt='head.', num_steps=1)))
     model.class_accuracy = {c: 1.0 for c in range(20)}
     model.class_accuracy.update({5: 0.1, 11: 0.0, 2: 0.3})
     seen = []
@@ -386,7 +388,7 @@ def test_load_from_a_transfer_checkpoint_and_meta_test(tiny_omniglot,
         pretrain, '--cfg-options',
         f'train_dataloader.dataset.data_root={root}',
         'train_dataloader.batch_size=8', 'model.head.in_channels=8',
-        'model.head.num_classes=20', 'model.finetune_cfg.num_steps=3',
+        'model.head.num_classes=20', 'model.adapter.num_steps=3',
         'train_cfg.max_iters=2', 'train_cfg.val_interval=2', *data
     ])
     pretrained = load_checkpoint_file(osp.join(pretrain,
@@ -399,8 +401,8 @@ def test_load_from_a_transfer_checkpoint_and_meta_test(tiny_omniglot,
         f'train_dataloader.dataset.dataset.data_root={root}',
         'train_dataloader.dataset.num_ways=3',
         'train_dataloader.dataset.num_queries=2', 'model.num_ways=3',
-        'model.base_learner.in_channels=8', 'model.num_inner_steps=2',
-        'model.test_num_inner_steps=2', 'train_cfg.max_iters=2',
+        'model.base_learner.in_channels=8', 'model.adapter.num_steps=2',
+        'model.adapter.test_cfg.num_steps=2', 'train_cfg.max_iters=2',
         'train_cfg.val_interval=2', *data
     ]
     train_tool.main([config, '--work-dir', work, '--cfg-options', *options])
@@ -428,8 +430,14 @@ def test_load_from_a_transfer_checkpoint_and_meta_test(tiny_omniglot,
 
 
 def test_bad_options_are_named():
-    with pytest.raises(ValueError, match='base_learner_init must be one of'):
-        build(base_learner_init='zeros')
+    with pytest.raises(ValueError, match='head_init must be one of'):
+        build(adapter=dict(head_init='zeros'))
+    # a Finetune start the base learner's inner loop does not take
+    with pytest.raises(ValueError, match="from 'meta' or 'prototypes'"):
+        build(adapter=dict(head_init='zero'))
+    # the old key names its replacement
+    with pytest.raises(ValueError, match='base_learner_init -> head_init'):
+        build(base_learner_init='prototypes')
     with pytest.raises(ValueError, match='scale_mode must be one of'):
         build(scale_mode='in')
     with pytest.raises(ValueError, match='differs from num_ways'):

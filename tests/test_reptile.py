@@ -23,8 +23,7 @@ def build(dtype=torch.float64, **kwargs):
             track_running_stats=False),
         head=dict(type='LinearHead', in_channels=12),
         num_ways=WAYS,
-        num_inner_steps=STEPS,
-        inner_lr=LR)
+        adapter=dict(type='Finetune', num_steps=STEPS, lr=LR))
     cfg.update(kwargs)
     return MODELS.build(cfg).to(dtype)
 
@@ -120,5 +119,9 @@ def test_logged_loss_and_accuracy_are_the_support_set_at_adapted_weights():
 
 
 def test_learned_rates_are_rejected():
-    with pytest.raises(ValueError, match='learn_inner_lr'):
+    with pytest.raises(ValueError, match='adapter.learn_lr=None'):
+        build(adapter=dict(type='Finetune', num_steps=STEPS, lr=LR,
+                           learn_lr='per_step'))
+    # the old key names its replacement
+    with pytest.raises(ValueError, match='learn_inner_lr -> learn_lr'):
         build(learn_inner_lr='per_step')

@@ -33,7 +33,8 @@ def tiny_config(path, method, data_root):
     Reptile) spanning the 4 iterations. MTL's transfer head has the 20
     training classes of the generated Omniglot."""
     queries = 0 if method == 'reptile' else 1
-    head = 'head=dict(in_channels=16), num_ways=3, test_num_inner_steps=1'
+    head = ('head=dict(in_channels=16), num_ways=3, '
+            'adapter=dict(test_cfg=dict(num_steps=1))')
     if method == 'mtl':
         head = (f'meta_branch=dict({head}),\n    transfer_branch=dict('
                 'head=dict(in_channels=16, num_classes=20))')

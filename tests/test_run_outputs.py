@@ -44,7 +44,8 @@ def tiny_mtl_config(path, root):
         _base_ = [{MTL!r}]
         model = dict(
             backbone=dict(channels=(4, 4), stride=1, pool=True),
-            meta_branch=dict(num_ways=3, test_num_inner_steps=1,
+            meta_branch=dict(num_ways=3,
+                             adapter=dict(test_cfg=dict(num_steps=1)),
                              head=dict(in_channels=16)),
             transfer_branch=dict(head=dict(in_channels=16, num_classes=20)))
         data = dict(data_root={root!r}, image_size=8)
