@@ -28,22 +28,9 @@ DOCTESTED = {
     'mmmtl.models.adapters.finetune': 7,
     'mmmtl.models.adapters.linear_probe': 7,
 }
-# examples the lead's adapter refactor (WIP) still has to repair
-KNOWN_BROKEN = {
-    'mmmtl.models.classifiers.mtl':
-    'lead: the MTL example builds MAML with the old inner_lr key',
-    'mmmtl.models.adapters.finetune':
-    'lead: Finetune.head_module reads next(model.backbone.parameters()) '
-    '(StopIteration for a parameterless backbone such as Flatten)',
-}
 
 
-@pytest.mark.parametrize('name', [
-    pytest.param(
-        name,
-        marks=pytest.mark.xfail(reason=KNOWN_BROKEN[name], strict=False))
-    if name in KNOWN_BROKEN else name for name in sorted(DOCTESTED)
-])
+@pytest.mark.parametrize('name', sorted(DOCTESTED))
 def test_docstring_examples_run(name):
     module = importlib.import_module(name)
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)

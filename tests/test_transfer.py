@@ -129,10 +129,6 @@ def count_backbone_calls(model):
     return calls
 
 
-@pytest.mark.xfail(
-    reason='lead: docs/transfer_baseline.md still shows the '
-    'model.finetune_cfg.* options',
-    strict=False)
 def test_the_documented_heads_are_those_tested_here():
     from conftest import REPO
     with open(f'{REPO}/docs/transfer_baseline.md') as f:

@@ -203,8 +203,7 @@ class Finetune(BaseAdapter):
             self._new_heads[key] = MODELS.build(
                 dict(self.head, in_channels=in_channels,
                      num_classes=num_ways))
-        return self._new_heads[key].to(
-            next(model.backbone.parameters()).device)
+        return self._new_heads[key].to(model.data_preprocessor.device)
 
     def fixed_num_ways(self, model: nn.Module) -> Optional[int]:
         """The classifier's N when the head starts from its own weights."""

@@ -121,7 +121,8 @@ class MTL(BaseFewShotClassifier):
 
     Args:
         meta_branch: config of the meta-learner, e.g.
-            ``dict(type='MAML', head=..., num_ways=5, inner_lr=0.4)``, with
+            ``dict(type='MAML', head=..., num_ways=5, adapter=dict(
+            type='Finetune', lr=0.4))``, with
             or without ``backbone`` / ``data_preprocessor`` (see above).
         transfer_branch: config of the transfer learner without
             ``backbone``, e.g. ``dict(head=dict(num_classes=4112))`` or
@@ -136,7 +137,8 @@ class MTL(BaseFewShotClassifier):
 
     Example:
         >>> from mmmtl.registry import MODELS
-        >>> maml = dict(type='MAML', num_ways=5, inner_lr=0.4,
+        >>> maml = dict(type='MAML', num_ways=5,
+        ...             adapter=dict(type='Finetune', num_steps=1, lr=0.4),
         ...             backbone=dict(type='Conv4', in_channels=1,
         ...                           track_running_stats=False),
         ...             head=dict(type='LinearHead', in_channels=64,
