@@ -30,8 +30,9 @@ def test_embedding_adapter_table(tmp_path):
     lines = table.splitlines()
     assert lines[0] == '| ways | shots | adapter | Transfer | MAML | ' \
         'MTL-MAML |'
-    # MTL-MAML mean 65 +- 1.96 * sqrt(125) / 2
-    assert '| 5 | 1 | Centroid | 60.00 +- 0.00 | 62.50 +- 16.69 | ' \
+    # MAML: 62.5 +- 1.96 * sqrt(318.75) / 2; MTL-MAML: 65 +- 1.96 *
+    # sqrt(125) / 2
+    assert '| 5 | 1 | Centroid | 60.00 +- 0.00 | 62.50 +- 17.50 | ' \
         '65.00 +- 10.96 |' in lines
     # MTL - Transfer under Centroid: -10, 0, 10, 20: mean 5, std
     # sqrt(125), CI 10.96 (includes 0: no star); MTL - MAML: 10, 0, 10,
