@@ -134,8 +134,12 @@ class MetaTestLoop(BaseLoop):
         rows = []
         for index, cell in enumerate(self.cells):
             if index:
+                # the same images in every cell: the first cell's dataset
+                # (decoded once), episodes drawn anew
+                loader = self._cell_loader_cfg(cell)
+                loader['dataset']['dataset'] = self.dataloader.dataset.dataset
                 self.dataloader = runner.build_dataloader(
-                    self._cell_loader_cfg(cell),
+                    loader,
                     seed=runner.seed,
                     diff_rank_seed=runner.cfg.get('randomness', {}).get(
                         'diff_rank_seed', False))
