@@ -2,7 +2,8 @@
 predict new images:
 
 python tools/adapt.py CONFIG CHECKPOINT --support DIR [--query PATH ...]
-    [--save adapted.pth] [--topk K] [--json out.json]
+    [--save adapted.pth] [--topk K] [--json out.json] [--device cpu]
+    [--threads N] [--cfg-options KEY=VALUE ...]
 python tools/adapt.py --load adapted.pth --query PATH ... [--topk K]
 
 DIR holds one folder per class (DIR/<class name>/*.jpg|jpeg|png, any number
@@ -14,12 +15,16 @@ import os
 import os.path as osp
 from typing import List
 
+from mmengine.config import Config, DictAction
+
 from mmmtl.apis import CustomTask
 from mmmtl.apis.custom_task import IMAGE_EXTENSIONS
-from mmmtl.utils import tune_allocator
+from mmmtl.utils import add_threads_option, setup_threads, tune_allocator
 
 
-def parse_args(argv=None):
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of ``tools/adapt.py`` (also read by the docs
+    check, tests/test_docs.py)."""
     parser = argparse.ArgumentParser(
         description='Adapt a few-shot model to the classes of a support '
         'folder and predict query images')
@@ -37,6 +42,18 @@ def parse_args(argv=None):
         '--topk', type=int, default=3, help='classes shown per image')
     parser.add_argument('--json', help='also write the predictions here')
     parser.add_argument('--device', default='cpu', help='e.g. cpu, cuda:0')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override keys of CONFIG before the model is built, e.g. '
+        'model.test_line_search=True')
+    add_threads_option(parser)
+    return parser
+
+
+def parse_args(argv=None):
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.load:
         if args.config or args.checkpoint or args.support:
@@ -44,6 +61,9 @@ def parse_args(argv=None):
                          'one or the other')
     elif not (args.config and args.checkpoint and args.support):
         parser.error('give CONFIG CHECKPOINT --support DIR, or --load FILE')
+    if args.load and args.cfg_options:
+        parser.error('--cfg-options changes CONFIG; an adapted task given by '
+                     '--load keeps the config it was adapted with')
     if not (args.query or args.save):
         parser.error('nothing to do: give --query and/or --save')
     if args.topk < 1:
@@ -89,13 +109,17 @@ def format_table(predictions: List[dict]) -> str:
 
 def main(argv=None) -> List[dict]:
     args = parse_args(argv)
+    setup_threads(args.threads)
     tune_allocator()
     queries = expand_queries(args.query)  # fail fast, before adapting
     if args.load:
         task = CustomTask.load(args.load, device=args.device)
     else:
+        cfg = Config.fromfile(args.config)
+        if args.cfg_options:
+            cfg.merge_from_dict(args.cfg_options)
         task = CustomTask.from_config(
-            args.config, args.checkpoint, device=args.device)
+            cfg, args.checkpoint, device=args.device)
         task.adapt(args.support)
     print(f'{len(task.classes)} classes: {", ".join(task.classes)}')
     if args.save:
@@ -111,6 +135,7 @@ def main(argv=None) -> List[dict]:
                 dict(
                     config=args.config,
                     checkpoint=args.checkpoint,
+                    cfg_options=args.cfg_options,
                     adapted_task=args.load,
                     support=args.support,
                     classes=task.classes,

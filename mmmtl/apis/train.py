@@ -26,7 +26,9 @@ class RawDictAction(DictAction):
         setattr(namespace, self.dest + '_words', words + list(values))
 
 
-def parse_args(argv=None):
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of ``tools/train.py`` (also read by the docs
+    check, tests/test_docs.py)."""
     parser = argparse.ArgumentParser(description='Train a few-shot model')
     parser.add_argument('config', help='config file path')
     parser.add_argument('--work-dir', help='where logs and checkpoints go '
@@ -71,6 +73,11 @@ def parse_args(argv=None):
         default='none',
         help='job launcher (pytorch = torchrun)')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    return parser
+
+
+def parse_args(argv=None):
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.fit_schedule and args.time_budget is None:
         parser.error('--fit-schedule needs --time-budget')
