@@ -238,14 +238,20 @@ def generated_files(root: str) -> Dict[str, str]:
     return files
 
 
-def main(argv=None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """This tool's command line (also read by the docs check,
+    tests/test_docs.py)."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--root', default=ROOT, help='repository root')
     parser.add_argument(
         '--check',
         action='store_true',
         help='write nothing; exit 1 if a generated file is out of date')
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
     stale = []
     for path, content in generated_files(args.root).items():
         full = osp.join(args.root, path)
