@@ -236,6 +236,36 @@ def test_last_checkpoint_is_printed_when_no_validation_ran():
     ]
 
 
+def test_next_command_drops_training_options_and_names_mim_when_packaged(
+        tmp_path, monkeypatch):
+    """Options only training reads (schedule, hooks, train / val loaders)
+    are not repeated; a path below the current directory is shown relative
+    to it, one elsewhere absolute; run from the installed package's tools
+    (mim train) the command is mim test's."""
+    monkeypatch.chdir(tmp_path)
+    hub = MessageHub(name='mmmtl_test_next_command_mim')
+    hub.update_info('best_ckpt', str(tmp_path / 'w' / 'best.pth'))
+    args = train_tool.parse_args([
+        '/elsewhere/x.py', '--cfg-options', 'train_cfg.max_iters=2000',
+        'param_scheduler.0.end=2000', 'default_hooks.checkpoint.interval=9',
+        'val_dataloader.dataset.num_episodes=20',
+        'model.head.in_channels=8', 'test_dataloader.dataset.seed=3'
+    ])
+    runner = SimpleNamespace(message_hub=hub)
+    plain = train_tool.next_command(args, runner, '/repo/tools/test.py')
+    assert shlex.split(plain.splitlines()[2]) == [
+        'python', '/repo/tools/test.py', '/elsewhere/x.py', 'w/best.pth',
+        '--cfg-options', 'model.head.in_channels=8',
+        'test_dataloader.dataset.seed=3'
+    ]
+    packaged = train_tool.next_command(
+        args, runner, '/site/mmmtl/.mim/tools/test.py')
+    assert shlex.split(packaged.splitlines()[2])[:6] == [
+        'mim', 'test', 'mmmtl', '/elsewhere/x.py', '--checkpoint',
+        'w/best.pth'
+    ]
+
+
 def test_threads_option(monkeypatch):
     """Without --threads: $OMP_NUM_THREADS when set (torch's own choice
     then stands), else one thread (docs/getting_started.md)."""

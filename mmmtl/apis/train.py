@@ -103,20 +103,54 @@ def set_time_budget(cfg: Config, minutes: float, fit_schedule: bool,
         clock=clock)
 
 
+# top-level config keys that only training reads: the printed test command
+# leaves their --cfg-options out
+TRAIN_ONLY_KEYS = ('train_cfg', 'train_dataloader', 'val_cfg', 'val_dataloader',
+                   'val_evaluator', 'param_scheduler', 'optim_wrapper',
+                   'default_hooks', 'custom_hooks', 'resume', 'load_from')
+
+
+def test_options(words) -> list:
+    """The ``--cfg-options`` words of a training run that a meta-test of its
+    checkpoint needs (model, test data, ...): those of
+    :data:`TRAIN_ONLY_KEYS` are left out."""
+    return [
+        w for w in words or []
+        if w.split('=', 1)[0].split('.', 1)[0] not in TRAIN_ONLY_KEYS
+    ]
+
+
+def shown_path(path: str) -> str:
+    """``path`` relative to the current directory when it lies below it,
+    else absolute."""
+    relative = osp.relpath(path)
+    return path if relative.startswith('..') else relative
+
+
 def next_command(args, runner, test_tool: str = 'tools/test.py') -> str:
     """What to run next: the best checkpoint by meta-validation (the last
-    checkpoint when no validation ran) and the ``test_tool`` command that
-    meta-tests it with this run's config, work dir and --cfg-options."""
+    checkpoint when no validation ran) and the command that meta-tests it
+    with this run's config, work dir and the --cfg-options a test needs:
+    ``mim test mmmtl`` when ``test_tool`` is the installed package's copy
+    (``mmmtl/.mim/tools``, as ``mim train`` runs), else ``python
+    test_tool``."""
     hub = runner.message_hub
     checkpoint = hub.get_info('best_ckpt') or hub.get_info('last_ckpt')
     if not checkpoint:
         return 'no checkpoint was saved (default_hooks.checkpoint)'
     kind = 'best' if hub.get_info('best_ckpt') else 'last (no validation ran)'
-    words = ['python', osp.relpath(test_tool), args.config, checkpoint]
+    checkpoint = shown_path(checkpoint)
+    config = shown_path(osp.abspath(args.config))
+    if '.mim' in osp.abspath(test_tool).split(os.sep):
+        words = ['mim', 'test', 'mmmtl', config, '--checkpoint', checkpoint]
+    else:
+        words = ['python', shown_path(osp.abspath(test_tool)), config,
+                 checkpoint]
     if args.work_dir:
         words += ['--work-dir', args.work_dir]
-    if getattr(args, 'cfg_options_words', None):
-        words += ['--cfg-options', *args.cfg_options_words]
+    options = test_options(getattr(args, 'cfg_options_words', None))
+    if options:
+        words += ['--cfg-options', *options]
     return (f'{kind} checkpoint: {checkpoint}\nmeta-test it with:\n'
             f'  {shlex.join(words)}')
 
