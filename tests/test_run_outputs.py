@@ -194,7 +194,7 @@ def test_printed_next_command_runs_as_printed(trained):
     assert [(r['num_ways'], r['num_shots'], r['num_episodes'])
             for r in saved['results']] == [(3, 1, 6)]
     # the final table, and the progress line of the one cell
-    assert f"| 3 | 1 | 6 | {saved['results'][0]['accuracy_mean']:.2f} |" \
+    assert f"| 3 | 1 | 2 | 6 | {saved['results'][0]['accuracy_mean']:.2f} |" \
         in run.stdout
     assert '[cell 1/1] 3-way 1-shot: episode 6/6, ETA cell 0:00:00' \
         in run.stdout
