@@ -112,15 +112,21 @@ def test_tensorboard_event_file_holds_the_logged_scalars(trained):
     reader = EventAccumulator(events[0])
     reader.Reload()
     tags = set(reader.Tags()['scalars'])
-    assert {'loss', 'meta_objective', 'transfer_objective', 'accuracy_mean',
-            'accuracy_ci95'} <= tags
+    # training and validation scalars apart (log_with_hierarchy)
+    assert {'train/loss', 'train/meta_objective', 'train/transfer_objective',
+            'train/time', 'val/accuracy_mean', 'val/accuracy_ci95',
+            'val/time'} <= tags
+    assert not tags & {'loss', 'accuracy_mean', 'time', 'data_time'}
+    # no counters: the iteration is the step, the episodes a setting
+    assert not tags & {'iter', 'val/num_episodes'}
     # the same values as the scalar log, validation at its iterations
-    val = [r for r in scalar_records(trained.work) if 'accuracy_mean' in r]
-    assert [(e.step, e.value) for e in reader.Scalars('accuracy_mean')
-            ] == [(r['step'], pytest.approx(r['accuracy_mean']))
+    val = [r for r in scalar_records(trained.work)
+           if 'val/accuracy_mean' in r]
+    assert [(e.step, e.value) for e in reader.Scalars('val/accuracy_mean')
+            ] == [(r['step'], pytest.approx(r['val/accuracy_mean']))
                   for r in val]
     assert [r['step'] for r in val] == [2, 4]
-    losses = reader.Scalars('loss')
+    losses = reader.Scalars('train/loss')
     assert [e.step for e in losses] == [1, 2, 3, 4]
 
 
@@ -302,5 +308,5 @@ def test_tensorboard_option_adds_the_backend_once():
     train_tool.add_tensorboard(cfg)
     train_tool.add_tensorboard(cfg)
     assert [b['type'] for b in cfg.visualizer.vis_backends] == [
-        'LocalVisBackend', 'TensorboardVisBackend'
+        'LocalVisBackend', 'FewShotTensorboardVisBackend'
     ]
