@@ -80,8 +80,8 @@ def tool_commands(doc: str, text: str) -> Iterator[Command]:
             except ValueError:  # unbalanced quotes in prose
                 words = piece.split()
             while words and (re.match(r'^\w+=', words[0])
-                             or words[0] in ('time', 'nohup')):
-                words = words[1:]  # VAR=value prefixes
+                             or words[0] in ('$', 'time', 'nohup')):
+                words = words[1:]  # prompt, VAR=value prefixes
             if len(words) >= 2 and words[0] in ('python', 'python3',
                                                 'bash'):
                 words = words[1:]
@@ -229,6 +229,6 @@ def textwrap_doc():
             '```\n\n'
             'Run `python tools/test.py C K --shots 1\n'
             '--episodez 3` to test.\n\n'
-            '    python tools/nope.py\n\n'
+            '    $ python tools/nope.py\n\n'
             '`bash tools/dist_test.sh C K 2 --queries 5 --wayz 3`\n\n'
             'Write `tools/mine.py`:\n\n```python\n```\n')
