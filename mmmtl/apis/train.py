@@ -105,9 +105,10 @@ def set_time_budget(cfg: Config, minutes: float, fit_schedule: bool,
 
 # top-level config keys that only training reads: the printed test command
 # leaves their --cfg-options out
-TRAIN_ONLY_KEYS = ('train_cfg', 'train_dataloader', 'val_cfg', 'val_dataloader',
-                   'val_evaluator', 'param_scheduler', 'optim_wrapper',
-                   'default_hooks', 'custom_hooks', 'resume', 'load_from')
+TRAIN_ONLY_KEYS = ('train_cfg', 'train_dataloader', 'val_cfg',
+                   'val_dataloader', 'val_evaluator', 'param_scheduler',
+                   'optim_wrapper', 'default_hooks', 'custom_hooks', 'resume',
+                   'load_from')
 
 
 def test_options(words) -> list:
