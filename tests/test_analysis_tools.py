@@ -167,3 +167,41 @@ def test_get_flops_counts_the_backbone_convolutions(tiny, capsys):
         p.numel() for p in model.backbone.parameters())
     assert f'backbone FLOPs per image: {info["flops_str"]}' in \
         capsys.readouterr().out
+
+
+def test_confusion_matrix_of_a_custom_tasks_predictions(tmp_path, capsys):
+    """tools/adapt.py --json output on queries in class folders: the true
+    class is the folder, the prediction the top-1 class (by hand: a 1 of 2,
+    b 1 of 1, c 0 of 1, taken for a)."""
+    predictions = tmp_path / 'predictions.json'
+
+    def query(folder, name, top):
+        return dict(image=f'my_queries/{folder}/{name}.png',
+                    classes=top, probs=[0.5] * len(top))
+
+    predictions.write_text(json.dumps(dict(
+        classes=['a', 'b', 'c'],
+        predictions=[
+            query('a', '1', ['a', 'b']), query('a', '2', ['b', 'a']),
+            query('b', '1', ['b', 'c']), query('c', '1', ['a', 'c'])
+        ])))
+    summary = confusion_matrix.main(
+        ['--predictions', str(predictions), '--top', '3'])
+    assert summary['query_accuracy'] == 50.0
+    assert [(r['cls'], r['queries'], r['correct'], r['most_confused_with'])
+            for r in summary['per_class']] == [
+                ('c', 1, 0, 'a'), ('a', 2, 1, 'b'), ('b', 1, 1, '')]
+    assert summary['confusion_percent'] == [
+        [0.0, 100.0, 0.0, 0.0],  # c: taken for a
+        [0.0, 50.0, 50.0, 0.0],  # a
+        [0.0, 0.0, 100.0, 0.0]]  # b
+    assert osp.isfile(tmp_path / 'confusion_matrix_custom-task.png')
+    assert 'b: 100.0% of 1 queries (no errors)' in capsys.readouterr().out
+    # a query outside the task's class folders is named
+    predictions.write_text(json.dumps(dict(
+        classes=['a', 'b'], predictions=[query('zebra', '1', ['a'])])))
+    with pytest.raises(ValueError, match="my_queries/zebra/1.png is in "
+                       "folder 'zebra'"):
+        confusion_matrix.main(['--predictions', str(predictions)])
+    with pytest.raises(SystemExit):  # one source or the other
+        confusion_matrix.main(['cfg.py', '--predictions', str(predictions)])

@@ -4,6 +4,12 @@ classes and a confusion-matrix PNG of the worst ones.
     python tools/analysis_tools/confusion_matrix.py CONFIG CHECKPOINT
         [--ways 5] [--shots 1] [--queries 15] [--episodes 600] [--seed 0]
         [--top 20] [--out-dir DIR] [--threads N] [--cfg-options ...]
+    python tools/analysis_tools/confusion_matrix.py --predictions P.json
+        [--top 20] [--out-dir DIR]
+
+The second form reads the predictions of ``tools/adapt.py --json P.json``
+on queries kept in class folders (``my_queries/<class>/<image>``): a
+query's true class is its folder's name, its prediction the top-1 class.
 
 It meta-tests one (ways, shots) cell on the config's seeded test episodes,
 as ``tools/test.py`` does (same episodes for the same options), and maps
@@ -34,8 +40,13 @@ def build_parser() -> argparse.ArgumentParser:
     """This tool's command line (also read by the docs check,
     tests/test_docs.py)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('config', help='config file path')
-    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('config', nargs='?', help='config file path')
+    parser.add_argument('checkpoint', nargs='?', help='checkpoint file')
+    parser.add_argument(
+        '--predictions',
+        metavar='JSON',
+        help='tools/adapt.py --json output on queries in class folders, '
+        'instead of CONFIG CHECKPOINT')
     parser.add_argument('--ways', type=int, help='N of N-way')
     parser.add_argument('--shots', type=int, help='K of K-shot')
     parser.add_argument('--queries', type=int, help='queries per class')
@@ -143,42 +154,88 @@ def plot_confusion(matrix: np.ndarray, classes: List[str], path: str,
     plt.close(fig)
 
 
-def main(argv=None) -> dict:
-    args = build_parser().parse_args(argv)
-    if args.top < 1:
-        raise SystemExit(f'--top must be >= 1, got {args.top}')
-    setup_threads(args.threads)
+def custom_task_pairs(path: str) -> tuple:
+    """(pairs, class names, protocol) of ``tools/adapt.py --json`` output:
+    a query's true class is its folder's name."""
+    with open(path) as f:
+        saved = json.load(f)
+    names = list(saved['classes'])
+    index = {name: i for i, name in enumerate(names)}
+    pairs = []
+    for p in saved['predictions']:
+        truth = osp.basename(osp.dirname(p['image']))
+        if truth not in index:
+            raise ValueError(
+                f"{path}: query {p['image']} is in folder {truth!r}, not one "
+                f'of the task\'s classes {names}: keep queries in class '
+                'folders named as the support classes')
+        pairs.append((index[truth], index[p['classes'][0]]))
+    protocol = (f"custom task of {len(names)} classes, {len(pairs)} "
+                'queries')
+    return pairs, names, protocol
+
+
+def meta_test_pairs(args) -> tuple:
+    """(pairs, class names, protocol, cell) of one meta-test cell."""
     from mmmtl.apis import init_model
     from mmmtl.registry import DATASETS
+    setup_threads(args.threads)
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     model, cfg = init_model(cfg, args.checkpoint)  # strict, eval mode
     episodes = episodes_cfg(cfg, args)
     dataset = DATASETS.build(episodes)
-    names = list(dataset.dataset.classes)
     pairs = query_predictions(model, dataset,
                               cfg.test_dataloader.get('batch_size', 1))
-    rows = per_class(pairs, names)
-    worst = [r['cls'] for r in rows[:args.top]]
-    matrix = confusion(pairs, names, worst)
-
-    cell = f"{episodes['num_ways']}way-{episodes['num_shots']}shot"
-    out_dir = args.out_dir or osp.join(
-        'work_dirs', osp.splitext(osp.basename(args.config))[0])
-    os.makedirs(out_dir, exist_ok=True)
-    base = osp.join(out_dir, '{}_' + cell)
-    accuracy = 100.0 * sum(t == p for t, p in pairs) / len(pairs)
     protocol = (f"{episodes['num_ways']}-way {episodes['num_shots']}-shot, "
                 f"{episodes['num_episodes']} episodes x "
                 f"{episodes['num_queries']} queries, seed {episodes['seed']}")
+    cell = f"{episodes['num_ways']}way-{episodes['num_shots']}shot"
+    return pairs, list(dataset.dataset.classes), protocol, cell
+
+
+def main(argv=None) -> dict:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.top < 1:
+        parser.error(f'--top must be >= 1, got {args.top}')
+    if args.predictions:
+        if args.config or args.checkpoint:
+            parser.error('--predictions replaces CONFIG CHECKPOINT')
+        pairs, names, protocol = custom_task_pairs(args.predictions)
+        cell, source = 'custom-task', args.predictions
+        out_dir = args.out_dir or osp.dirname(args.predictions) or '.'
+    elif args.config and args.checkpoint:
+        pairs, names, protocol, cell = meta_test_pairs(args)
+        source = (f'{osp.basename(args.config)}, '
+                  f'{osp.basename(args.checkpoint)}')
+        out_dir = args.out_dir or osp.join(
+            'work_dirs', osp.splitext(osp.basename(args.config))[0])
+    else:
+        parser.error('give CONFIG CHECKPOINT, or --predictions JSON')
+    return write_analysis(args, pairs, names, protocol, cell, source,
+                          out_dir)
+
+
+def write_analysis(args, pairs, names, protocol, cell, source,
+                   out_dir) -> dict:
+    """Write the CSV, JSON and PNG; print the summary; return the JSON's
+    content."""
+    rows = per_class(pairs, names)
+    worst = [r['cls'] for r in rows[:args.top]]
+    matrix = confusion(pairs, names, worst)
+    os.makedirs(out_dir, exist_ok=True)
+    base = osp.normpath(osp.join(out_dir, '{}_' + cell))
+    accuracy = 100.0 * sum(t == p for t, p in pairs) / len(pairs)
     with open(base.format('per_class_accuracy') + '.csv', 'w',
               newline='') as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
     summary = dict(
-        config=args.config, checkpoint=args.checkpoint, protocol=protocol,
+        config=args.config, checkpoint=args.checkpoint,
+        predictions=args.predictions, protocol=protocol,
         query_accuracy=accuracy, classes=len(rows), per_class=rows,
         confusion_classes=worst, confusion_percent=matrix.tolist())
     with open(base.format('per_class_accuracy') + '.json', 'w') as f:
@@ -186,13 +243,15 @@ def main(argv=None) -> dict:
     png = base.format('confusion_matrix') + '.png'
     plot_confusion(
         matrix, worst, png,
-        f'{osp.basename(args.config)}, {osp.basename(args.checkpoint)}\n'
-        f'{protocol}: the {len(worst)} classes of lowest accuracy')
+        f'{source}\n{protocol}: the {len(worst)} classes of lowest '
+        'accuracy')
     print(f'{protocol}: query accuracy {accuracy:.2f}% over {len(rows)} '
           'classes; lowest:')
     for r in rows[:min(5, len(rows))]:
+        taken = (f"most often taken for {r['most_confused_with']}"
+                 if r['most_confused_with'] else 'no errors')
         print(f"  {r['cls']}: {r['accuracy']:.1f}% of {r['queries']} "
-              f"queries (most often taken for {r['most_confused_with']})")
+              f'queries ({taken})')
     print(f"written: {base.format('per_class_accuracy')}.csv / .json, "
           f'{png}')
     return summary
