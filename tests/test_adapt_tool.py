@@ -1,6 +1,7 @@
 """tools/adapt.py: adapt on a support folder of real Omniglot characters,
 print the prediction table, write JSON, save and reload the task."""
 import json
+import os
 import os.path as osp
 
 import pytest
@@ -84,9 +85,13 @@ def test_cfg_options_and_threads_reach_the_model(
     changed = adapt_tool.main([
         omniglot_model['config'], omniglot_model['checkpoint'], '--support',
         support, '--query', *queries, '--cfg-options', option, '--threads',
-        '1', '--json', out_json
+        '1', '--json', out_json, '--show-dir', str(tmp_path / 'shown')
     ])
     assert torch.get_num_threads() == 1
+    # --show-dir: one PNG per query, in query order
+    assert sorted(os.listdir(tmp_path / 'shown')) == [
+        f'{i:03d}_{osp.splitext(osp.basename(q))[0]}.png'
+        for i, q in enumerate(queries)]
     cfg = Config.fromfile(omniglot_model['config'])
     cfg.model.data_preprocessor.std = [1.0]
     task = CustomTask.from_config(cfg, omniglot_model['checkpoint'])

@@ -3,7 +3,7 @@ predict new images:
 
 python tools/adapt.py CONFIG CHECKPOINT --support DIR [--query PATH ...]
     [--save adapted.pth] [--topk K] [--json out.json] [--device cpu]
-    [--threads N] [--cfg-options KEY=VALUE ...]
+    [--threads N] [--cfg-options KEY=VALUE ...] [--show-dir DIR]
 python tools/adapt.py --load adapted.pth --query PATH ... [--topk K]
 
 DIR holds one folder per class (DIR/<class name>/*.jpg|jpeg|png, any number
@@ -41,6 +41,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         '--topk', type=int, default=3, help='classes shown per image')
     parser.add_argument('--json', help='also write the predictions here')
+    parser.add_argument(
+        '--show-dir',
+        metavar='DIR',
+        help='also write one PNG per query: the image as the model sees it '
+        '(after the test pipeline) and its top-k classes')
     parser.add_argument('--device', default='cpu', help='e.g. cpu, cuda:0')
     parser.add_argument(
         '--cfg-options',
@@ -107,6 +112,34 @@ def format_table(predictions: List[dict]) -> str:
     return '\n'.join(lines)
 
 
+def show_predictions(task: CustomTask, predictions: List[dict],
+                     folder: str) -> List[str]:
+    """Write ``<folder>/<index>_<image name>.png`` for every prediction:
+    the query as the model sees it (``task.prepare``, before
+    normalisation), titled with its top-k classes and probabilities;
+    returns the paths."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    os.makedirs(folder, exist_ok=True)
+    paths = []
+    for index, p in enumerate(predictions):
+        image = task.prepare(p['image'], p['image']).numpy()
+        shown = image[0] if image.shape[0] == 1 else image.transpose(1, 2, 0)
+        fig, ax = plt.subplots(figsize=(3, 3.4))
+        ax.imshow(shown, cmap='gray' if image.shape[0] == 1 else None,
+                  vmin=0, vmax=255)
+        ax.axis('off')
+        ax.set_title('\n'.join(f'{c} ({prob:.3f})' for c, prob in zip(
+            p['classes'], p['probs'])), fontsize=7)
+        stem = osp.splitext(osp.basename(p['image']))[0]
+        paths.append(osp.join(folder, f'{index:03d}_{stem}.png'))
+        fig.tight_layout()
+        fig.savefig(paths[-1], dpi=100)
+        plt.close(fig)
+    return paths
+
+
 def main(argv=None) -> List[dict]:
     args = parse_args(argv)
     setup_threads(args.threads)
@@ -129,6 +162,9 @@ def main(argv=None) -> List[dict]:
         return []
     predictions = task.predict(queries, topk=args.topk)
     print(format_table(predictions))
+    if args.show_dir:
+        shown = show_predictions(task, predictions, args.show_dir)
+        print(f'{len(shown)} prediction images written to {args.show_dir}')
     if args.json:
         with open(args.json, 'w') as f:
             json.dump(
