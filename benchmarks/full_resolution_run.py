@@ -82,15 +82,15 @@ def scalars(work: str) -> list:
 def summary(rows: list) -> dict:
     """Median logged iteration and data time (past the first window, which
     holds the warm-up), iterations done, and the validations."""
-    train = [r for r in rows if 'loss' in r]
+    train = [r for r in rows if 'train/loss' in r]
     steady = train[1:] or train
-    vals = [(r['step'], r['accuracy_mean'], r['accuracy_ci95']) for r in rows
-            if 'accuracy_mean' in r]
+    vals = [(r['step'], r['val/accuracy_mean'], r['val/accuracy_ci95'])
+            for r in rows if 'val/accuracy_mean' in r]
     return dict(
         iterations=max((r['step'] for r in rows), default=0),
-        seconds=statistics.median(r['time'] for r in steady)
+        seconds=statistics.median(r['train/time'] for r in steady)
         if steady else float('nan'),
-        data_seconds=statistics.median(r['data_time'] for r in steady)
+        data_seconds=statistics.median(r['train/data_time'] for r in steady)
         if steady else float('nan'),
         validations=vals)
 

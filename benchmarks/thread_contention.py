@@ -68,8 +68,8 @@ def seconds_per_iteration(work_dir, warmup):
     (path, ) = glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json'))
     with open(path) as f:
         times = [
-            r['time'] for r in map(json.loads, f)
-            if 'time' in r and r['step'] > warmup
+            r['train/time'] for r in map(json.loads, f)
+            if 'train/time' in r and r['step'] > warmup
         ]
     return sum(times) / len(times)
 

@@ -1,6 +1,7 @@
 """tools/adapt.py: adapt on a support folder of real Omniglot characters,
 print the prediction table, write JSON, save and reload the task."""
 import json
+import os
 import os.path as osp
 
 import pytest
@@ -67,3 +68,41 @@ def test_cli_argument_errors(omniglot_model, folders, tmp_path):  # noqa: F811
             '--support', support, '--query',
             str(tmp_path / 'nope.png')
         ])
+
+
+def test_cfg_options_and_threads_reach_the_model(
+        omniglot_model, folders, tmp_path):  # noqa: F811
+    """--cfg-options changes the config before the model is built: the
+    predictions equal those of the API on the config changed by hand, and
+    differ from the unchanged config's; --threads sets torch's threads."""
+    import torch
+    from mmengine.config import Config
+
+    from mmmtl.apis import CustomTask
+    support, queries, _ = folders
+    option = 'model.data_preprocessor.std=[1.0]'  # inputs 255x larger
+    out_json = str(tmp_path / 'out.json')
+    changed = adapt_tool.main([
+        omniglot_model['config'], omniglot_model['checkpoint'], '--support',
+        support, '--query', *queries, '--cfg-options', option, '--threads',
+        '1', '--json', out_json, '--show-dir', str(tmp_path / 'shown')
+    ])
+    assert torch.get_num_threads() == 1
+    # --show-dir: one PNG per query, in query order
+    assert sorted(os.listdir(tmp_path / 'shown')) == [
+        f'{i:03d}_{osp.splitext(osp.basename(q))[0]}.png'
+        for i, q in enumerate(queries)]
+    cfg = Config.fromfile(omniglot_model['config'])
+    cfg.model.data_preprocessor.std = [1.0]
+    task = CustomTask.from_config(cfg, omniglot_model['checkpoint'])
+    assert changed == task.adapt(support).predict(queries, topk=3)
+    plain = adapt_tool.main([
+        omniglot_model['config'], omniglot_model['checkpoint'], '--support',
+        support, '--query', *queries
+    ])
+    assert [p['probs'] for p in plain] != [p['probs'] for p in changed]
+    assert json.load(open(out_json))['cfg_options'] == {
+        'model.data_preprocessor.std': [1.0]}
+    with pytest.raises(SystemExit):  # --load keeps its own config
+        adapt_tool.main(['--load', str(tmp_path / 'x.pth'), '--query',
+                         queries[0], '--cfg-options', option])

@@ -30,6 +30,9 @@ ALLOWED = {
         (('LoadImageFromFile', 'LoadImageFromBytes'), 'LoadImage',
          'one loading transform for files and bytes, the same decoder: the '
          'same pixels (tests/test_transforms.py)'),
+        'log_processor.log_with_hierarchy':
+        (ABSENT, True, 'scalars named train/... and val/... in scalars.json '
+         'and TensorBoard; what is trained and tested is unchanged'),
     },
     # the MTL configs take their MAML / Reptile sibling's model as it is,
     # with the defaults that model states (checked below: the same

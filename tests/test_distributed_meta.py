@@ -1,6 +1,7 @@
 """2 CPU ranks (torchrun, gloo) with per-rank meta-batch T update exactly
 as 1 rank with meta-batch 2T (episodes split across ranks, meta-gradients /
 Reptile updates / MTL's weighted updates averaged)."""
+import glob
 import os
 import os.path as osp
 import subprocess
@@ -131,6 +132,12 @@ def test_two_ranks_equal_one_rank_with_double_meta_batch(
         tiny_config(tmp_path / 'two.py', method, data_root, 2),
         tmp_path / 'two', 2)
     assert one['meta']['iter'] == two['meta']['iter'] == 3
+    # the environment header says what ran: gloo, two processes (no GPUs)
+    (log, ) = glob.glob(str(tmp_path / 'two' / '*' / '*.log'))
+    header = open(log).read().split('Config:')[0]
+    assert "dist_cfg: {'backend': 'gloo'}" in header
+    assert 'distributed backend: gloo' in header
+    assert 'processes: 2' in header and 'GPU number' not in header
     assert one['state_dict'].keys() == two['state_dict'].keys()
     for name, value in one['state_dict'].items():
         assert torch.allclose(value, two['state_dict'][name], rtol=1e-5,

@@ -81,6 +81,8 @@ default_hooks = dict(checkpoint=dict(interval=2))
         cwd=tmp_path, env=env, capture_output=True, text=True)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert f"{packaged / 'tools' / 'train.py'} {tiny}" in run.stdout
+    # the printed next command is mim test's, not a path into site-packages
+    assert 'meta-test it with:\n  mim test mmmtl ' in run.stdout
     (best, ) = glob.glob(osp.join(work, 'best_accuracy_mean_iter_2.pth'))
     run = subprocess.run(
         mim + ['test', 'mmmtl', str(tiny), '--checkpoint', best,

@@ -119,8 +119,9 @@ def test_check_reports_a_stale_zoo_and_writing_fixes_it(tmp_path, capsys):
     metafile.write_text(metafile.read_text().replace(
         'Accuracy: 96.56', 'Accuracy: 96.57'))
     assert gen_model_zoo.main(['--root', str(root), '--check']) == 1
-    assert 'gen_model_zoo.py): docs/model_zoo.md, configs/maml/README.md' in \
-        capsys.readouterr().out
+    # (model-index.yml carries the numbers too, for mim search)
+    assert ('gen_model_zoo.py): docs/model_zoo.md, model-index.yml, '
+            'configs/maml/README.md') in capsys.readouterr().out
 
 
 def test_a_missing_config_is_named(tmp_path):
@@ -143,3 +144,39 @@ def test_a_result_without_its_protocol_is_refused(tmp_path):
     with pytest.raises(ValueError, match='20k-iters: a result misses '
                        'Episodes'):
         gen_model_zoo.main(['--root', str(root), '--check'])
+
+
+def mim_search_rows(index_path):
+    """What ``mim search`` shows per model, as openmim 0.3.9 builds it
+    (mim/commands/search.py, convert2df): every result's metrics become
+    ``<dataset>/<metric name>`` columns, a later result on the same dataset
+    overwriting an earlier one's."""
+    with open(index_path) as f:
+        index = yaml.safe_load(f)
+    rows = {}
+    for model in index['Models']:
+        row = rows.setdefault(model['Name'], {})
+        for result in model.get('Results', []):
+            for key, value in result['Metrics'].items():
+                name = '_'.join(key.split()).lower()
+                row[f"{result['Dataset'].lower()}/{name}"] = value
+    return rows
+
+
+def test_mim_search_shows_every_result_of_an_entry():
+    rows = mim_search_rows(osp.join(REPO, 'model-index.yml'))
+    assert len(rows) == len(list(models()))
+    for _, _, model in models():
+        row = rows[model['Name']]
+        for result in model['Results']:
+            m = result['Metrics']
+            cell = f"{m['Ways']}-way_{m['Shots']}-shot"
+            dataset = result['Dataset'].lower()
+            assert row[f'{dataset}/{cell}_accuracy'] == m['Accuracy']
+            assert row[f'{dataset}/{cell}_ci95'] == m['CI95']
+            assert row[f'{dataset}/{cell}_protocol'] == (
+                f"{m['Episodes']} episodes x {m['Queries']} queries, seed "
+                f"{m['Seed']}, {m['Split']} split")
+    quick = rows['mtl-maml_conv4_1xb8_omniglot_5way-1shot_quick-start']
+    assert [quick[f'omniglot/5-way_{k}-shot_accuracy'] for k in (1, 5, 10)
+            ] == [90.56, 94.50, 93.54]

@@ -408,7 +408,7 @@ def test_load_from_a_transfer_checkpoint_and_meta_test(tiny_omniglot,
     train_tool.main([config, '--work-dir', work, '--cfg-options', *options])
     # the HT config's hard-task meta-batches ran inside the loop's iterations
     (scalars, ) = glob.glob(osp.join(work, '*', 'vis_data', 'scalars.json'))
-    assert '"hard_loss"' in open(scalars).read()
+    assert '"train/hard_loss"' in open(scalars).read()
     state = load_checkpoint_file(osp.join(work, 'iter_2.pth'))['state_dict']
     convs = [
         k for k in pretrained

@@ -113,15 +113,21 @@ def test_tensorboard_event_file_holds_the_logged_scalars(trained):
     reader = EventAccumulator(events[0])
     reader.Reload()
     tags = set(reader.Tags()['scalars'])
-    assert {'loss', 'meta_objective', 'transfer_objective', 'accuracy_mean',
-            'accuracy_ci95'} <= tags
+    # training and validation scalars apart (log_with_hierarchy)
+    assert {'train/loss', 'train/meta_objective', 'train/transfer_objective',
+            'train/time', 'val/accuracy_mean', 'val/accuracy_ci95',
+            'val/time'} <= tags
+    assert not tags & {'loss', 'accuracy_mean', 'time', 'data_time'}
+    # no counters: the iteration is the step, the episodes a setting
+    assert not tags & {'iter', 'val/num_episodes'}
     # the same values as the scalar log, validation at its iterations
-    val = [r for r in scalar_records(trained.work) if 'accuracy_mean' in r]
-    assert [(e.step, e.value) for e in reader.Scalars('accuracy_mean')
-            ] == [(r['step'], pytest.approx(r['accuracy_mean']))
+    val = [r for r in scalar_records(trained.work)
+           if 'val/accuracy_mean' in r]
+    assert [(e.step, e.value) for e in reader.Scalars('val/accuracy_mean')
+            ] == [(r['step'], pytest.approx(r['val/accuracy_mean']))
                   for r in val]
     assert [r['step'] for r in val] == [2, 4]
-    losses = reader.Scalars('loss')
+    losses = reader.Scalars('train/loss')
     assert [e.step for e in losses] == [1, 2, 3, 4]
 
 
@@ -195,7 +201,7 @@ def test_printed_next_command_runs_as_printed(trained):
     assert [(r['num_ways'], r['num_shots'], r['num_episodes'])
             for r in saved['results']] == [(3, 1, 6)]
     # the final table, and the progress line of the one cell
-    assert f"| 3 | 1 | 6 | {saved['results'][0]['accuracy_mean']:.2f} |" \
+    assert f"| 3 | 1 | 2 | 6 | {saved['results'][0]['accuracy_mean']:.2f} |" \
         in run.stdout
     assert '[cell 1/1] 3-way 1-shot: episode 6/6, ETA cell 0:00:00' \
         in run.stdout
@@ -237,6 +243,36 @@ def test_last_checkpoint_is_printed_when_no_validation_ran():
     ]
 
 
+def test_next_command_drops_training_options_and_names_mim_when_packaged(
+        tmp_path, monkeypatch):
+    """Options only training reads (schedule, hooks, train / val loaders)
+    are not repeated; a path below the current directory is shown relative
+    to it, one elsewhere absolute; run from the installed package's tools
+    (mim train) the command is mim test's."""
+    monkeypatch.chdir(tmp_path)
+    hub = MessageHub(name='mmmtl_test_next_command_mim')
+    hub.update_info('best_ckpt', str(tmp_path / 'w' / 'best.pth'))
+    args = train_tool.parse_args([
+        '/elsewhere/x.py', '--cfg-options', 'train_cfg.max_iters=2000',
+        'param_scheduler.0.end=2000', 'default_hooks.checkpoint.interval=9',
+        'val_dataloader.dataset.num_episodes=20',
+        'model.head.in_channels=8', 'test_dataloader.dataset.seed=3'
+    ])
+    runner = SimpleNamespace(message_hub=hub)
+    plain = train_tool.next_command(args, runner, '/repo/tools/test.py')
+    assert shlex.split(plain.splitlines()[2]) == [
+        'python', '/repo/tools/test.py', '/elsewhere/x.py', 'w/best.pth',
+        '--cfg-options', 'model.head.in_channels=8',
+        'test_dataloader.dataset.seed=3'
+    ]
+    packaged = train_tool.next_command(
+        args, runner, '/site/mmmtl/.mim/tools/test.py')
+    assert shlex.split(packaged.splitlines()[2])[:6] == [
+        'mim', 'test', 'mmmtl', '/elsewhere/x.py', '--checkpoint',
+        'w/best.pth'
+    ]
+
+
 def test_threads_option(monkeypatch):
     """Without --threads: $OMP_NUM_THREADS when set (torch's own choice
     then stands), else one thread (docs/getting_started.md)."""
@@ -273,5 +309,5 @@ def test_tensorboard_option_adds_the_backend_once():
     train_tool.add_tensorboard(cfg)
     train_tool.add_tensorboard(cfg)
     assert [b['type'] for b in cfg.visualizer.vis_backends] == [
-        'LocalVisBackend', 'TensorboardVisBackend'
+        'LocalVisBackend', 'FewShotTensorboardVisBackend'
     ]

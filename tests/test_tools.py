@@ -85,7 +85,9 @@ def test_train_then_meta_test(tiny_omniglot, tmp_path):
                  for r in rows
              ]
     markdown = open(base + '.md').read()
-    assert f"| 5 | 3 | 7 | {rows[3]['accuracy_mean']:.2f} |" in markdown
+    queries = rows[3]['num_queries']
+    assert (f"| 5 | 3 | {queries} | 7 | {rows[3]['accuracy_mean']:.2f} |"
+            in markdown)
     # the plot: accuracy vs shots, a line per ways
     image = matplotlib.image.imread(base + '.png')
     assert image.ndim == 3 and image.shape[0] > 100 and image.shape[1] > 100
@@ -195,7 +197,8 @@ def test_two_cpu_ranks_train_and_test(tiny_omniglot, tmp_path):
         '--work-dir', work, '--episodes', '5', '--cfg-options', *opts
     ], env=env, cwd=REPO, capture_output=True, text=True)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    assert '| 5 | 1 | 5 |' in out.stdout  # 5 episodes split over 2 ranks
+    # 5 episodes split over 2 ranks (ways, shots, queries, episodes)
+    assert '| 5 | 1 | 2 | 5 |' in out.stdout
     single = test_tool.main([
         CONFIG, best[0], '--work-dir', str(tmp_path / 'single'),
         '--episodes', '5', '--cfg-options', *opts

@@ -25,7 +25,7 @@ default_hooks = dict(
 # TensorBoard as well (pip install -e ".[tensorboard]"), either train with
 # `tools/train.py CONFIG --tensorboard`, or switch it on in a config:
 #   visualizer = dict(vis_backends=[dict(type='LocalVisBackend'),
-#                                   dict(type='TensorboardVisBackend')])
+#                                   dict(type='FewShotTensorboardVisBackend')])
 # (event files in <work_dir>/<timestamp>/vis_data/;
 # `tensorboard --logdir work_dirs`)
 vis_backends = [dict(type='LocalVisBackend')]
@@ -37,7 +37,9 @@ env_cfg = dict(
     dist_cfg=dict(backend='nccl'),
 )
 
-log_processor = dict(by_epoch=False, window_size=100)
+# scalars named train/<key> and val/<key> in scalars.json and TensorBoard
+# (the text log keeps the plain training names)
+log_processor = dict(by_epoch=False, window_size=100, log_with_hierarchy=True)
 log_level = 'INFO'
 # checkpoints load strictly (every key and shape must match; tools/test.py and
 # --resume always do); a config starting from part of another model's

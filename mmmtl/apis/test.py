@@ -13,7 +13,9 @@ from mmmtl.utils import (add_threads_option, finish_distributed,
                          tune_allocator)
 
 
-def parse_args(argv=None):
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of ``tools/test.py`` (also read by the docs
+    check, tests/test_docs.py)."""
     parser = argparse.ArgumentParser(description='Meta-test a checkpoint')
     parser.add_argument('config', help='config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
@@ -52,6 +54,11 @@ def parse_args(argv=None):
     parser.add_argument(
         '--launcher', choices=['none', 'pytorch'], default='none')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    return parser
+
+
+def parse_args(argv=None):
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.adapter not in PRESETS:
         parser.error(f'--adapter {args.adapter}: choose one of '

@@ -26,7 +26,9 @@ class RawDictAction(DictAction):
         setattr(namespace, self.dest + '_words', words + list(values))
 
 
-def parse_args(argv=None):
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of ``tools/train.py`` (also read by the docs
+    check, tests/test_docs.py)."""
     parser = argparse.ArgumentParser(description='Train a few-shot model')
     parser.add_argument('config', help='config file path')
     parser.add_argument('--work-dir', help='where logs and checkpoints go '
@@ -71,6 +73,11 @@ def parse_args(argv=None):
         default='none',
         help='job launcher (pytorch = torchrun)')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    return parser
+
+
+def parse_args(argv=None):
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.fit_schedule and args.time_budget is None:
         parser.error('--fit-schedule needs --time-budget')
@@ -96,20 +103,55 @@ def set_time_budget(cfg: Config, minutes: float, fit_schedule: bool,
         clock=clock)
 
 
+# top-level config keys that only training reads: the printed test command
+# leaves their --cfg-options out
+TRAIN_ONLY_KEYS = ('train_cfg', 'train_dataloader', 'val_cfg',
+                   'val_dataloader', 'val_evaluator', 'param_scheduler',
+                   'optim_wrapper', 'default_hooks', 'custom_hooks', 'resume',
+                   'load_from')
+
+
+def test_options(words) -> list:
+    """The ``--cfg-options`` words of a training run that a meta-test of its
+    checkpoint needs (model, test data, ...): those of
+    :data:`TRAIN_ONLY_KEYS` are left out."""
+    return [
+        w for w in words or []
+        if w.split('=', 1)[0].split('.', 1)[0] not in TRAIN_ONLY_KEYS
+    ]
+
+
+def shown_path(path: str) -> str:
+    """``path`` relative to the current directory when it lies below it,
+    else absolute."""
+    relative = osp.relpath(path)
+    return path if relative.startswith('..') else relative
+
+
 def next_command(args, runner, test_tool: str = 'tools/test.py') -> str:
     """What to run next: the best checkpoint by meta-validation (the last
-    checkpoint when no validation ran) and the ``test_tool`` command that
-    meta-tests it with this run's config, work dir and --cfg-options."""
+    checkpoint when no validation ran) and the command that meta-tests it
+    with this run's config, work dir and the --cfg-options a test needs:
+    ``mim test mmmtl`` when ``test_tool`` is the installed package's copy
+    (``mmmtl/.mim/tools``, as ``mim train`` runs), else ``python
+    test_tool``."""
     hub = runner.message_hub
     checkpoint = hub.get_info('best_ckpt') or hub.get_info('last_ckpt')
     if not checkpoint:
         return 'no checkpoint was saved (default_hooks.checkpoint)'
     kind = 'best' if hub.get_info('best_ckpt') else 'last (no validation ran)'
-    words = ['python', osp.relpath(test_tool), args.config, checkpoint]
+    checkpoint = shown_path(checkpoint)
+    config = shown_path(osp.abspath(args.config))
+    if '.mim' in osp.abspath(test_tool).split(os.sep):
+        words = ['mim', 'test', 'mmmtl', config, '--checkpoint', checkpoint]
+    else:
+        words = ['python', shown_path(osp.abspath(test_tool)), config,
+                 checkpoint]
     if args.work_dir:
         words += ['--work-dir', args.work_dir]
-    if getattr(args, 'cfg_options_words', None):
-        words += ['--cfg-options', *args.cfg_options_words]
+    options = test_options(getattr(args, 'cfg_options_words', None))
+    if options:
+        words += ['--cfg-options', *options]
     return (f'{kind} checkpoint: {checkpoint}\nmeta-test it with:\n'
             f'  {shlex.join(words)}')
 

@@ -1,8 +1,11 @@
 """mmengine's Runner with mmmtl's rules for loading checkpoints and for
 non-finite weights."""
+from collections import OrderedDict
 from typing import Callable, Optional, Union
 
 import torch
+import torch.distributed as dist
+from mmengine.utils.dl_utils import collect_env
 from mmengine.model import is_model_wrapper
 from mmengine.optim import OptimWrapper, OptimWrapperDict
 from mmengine.runner import Runner
@@ -28,7 +31,32 @@ class FewShotRunner(Runner):
       naming the iteration and the parameters, before a checkpoint of that
       model can be written (the loss itself is checked by the model,
       ``BaseFewShotClassifier.parse_losses``).
+    - The environment header names the process group's real backend (gloo
+      on CPU ranks under torchrun) and counts processes, not GPUs.
     """
+
+    def _log_env(self, env_cfg: dict) -> None:
+        """mmengine's environment header, with ``distributed backend`` the
+        initialised process group's and ``processes`` the world size
+        (mmengine calls it ``GPU number`` whatever the device)."""
+        runtime_env = OrderedDict(env_cfg)
+        runtime_env.update(self._randomness_cfg)
+        runtime_env['seed'] = self._seed
+        runtime_env['Distributed launcher'] = self._launcher
+        runtime_env['Distributed training'] = self._distributed
+        if dist.is_available() and dist.is_initialized():
+            runtime_env['distributed backend'] = dist.get_backend()
+        runtime_env['processes'] = self._world_size
+        runtime_env['CUDA available'] = torch.cuda.is_available()
+        dash_line = '-' * 60
+        self.logger.info(
+            f'\n{dash_line}\nSystem environment:\n    ' +
+            '\n    '.join(f'{k}: {v}' for k, v in collect_env().items()) +
+            '\n\nRuntime environment:\n    ' +
+            '\n    '.join(f'{k}: {v}' for k, v in runtime_env.items()) +
+            f'\n{dash_line}\n')
+        if self.cfg._cfg_dict:
+            self.logger.info(f'Config:\n{self.cfg.pretty_text}')
 
     def load_checkpoint(self,
                         filename: str,

@@ -11,6 +11,7 @@ def register_all_modules(init_default_scope: bool = True) -> None:
     import mmmtl.engine  # noqa: F401
     import mmmtl.evaluation  # noqa: F401
     import mmmtl.models  # noqa: F401
+    import mmmtl.visualization  # noqa: F401
 
     if not init_default_scope:
         return

@@ -52,12 +52,17 @@ def setup_cfg(args, cfg: Config) -> Config:
                                 osp.splitext(osp.basename(args.config))[0])
     if args.launcher == 'pytorch' and init_cpu_distributed():
         cfg.model_wrapper_cfg = cpu_model_wrapper_cfg()
+        # the group is gloo's; the runner's environment header says so
+        env = cfg.get('env_cfg') or {}
+        env['dist_cfg'] = dict(env.get('dist_cfg') or {}, backend='gloo')
+        cfg.env_cfg = env
     return cfg
 
 
 def add_tensorboard(cfg: Config) -> None:
-    """Add mmengine's TensorboardVisBackend to the config's visualizer
-    (once), after checking that tensorboard can be imported."""
+    """Add a TensorBoard backend (:class:`FewShotTensorboardVisBackend`:
+    mmengine's without the counters) to the config's visualizer (once),
+    after checking that tensorboard can be imported."""
     try:
         import tensorboard  # noqa: F401
     except ImportError as error:
@@ -66,7 +71,8 @@ def add_tensorboard(cfg: Config) -> None:
     visualizer = cfg.get('visualizer') or dict(type='Visualizer')
     backends = list(
         visualizer.get('vis_backends') or [dict(type='LocalVisBackend')])
-    if not any(b['type'] == 'TensorboardVisBackend' for b in backends):
-        backends.append(dict(type='TensorboardVisBackend'))
+    if not any(b['type'].endswith('TensorboardVisBackend')
+               for b in backends):
+        backends.append(dict(type='FewShotTensorboardVisBackend'))
     visualizer['vis_backends'] = backends
     cfg.visualizer = visualizer

@@ -36,7 +36,9 @@ def extract(archive: str, out: str) -> int:
     return count
 
 
-def main(argv=None):
+def build_parser() -> argparse.ArgumentParser:
+    """This tool's command line (also read by the docs check,
+    tests/test_docs.py)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument('--archive', help='CUB_200_2011.tgz')
@@ -45,7 +47,11 @@ def main(argv=None):
     parser.add_argument('--mode', choices=['symlink', 'copy'],
                         default='symlink', help='with --src (default: '
                         'symlink)')
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
     target = osp.join(args.out, 'images')
     if args.archive:

@@ -198,7 +198,9 @@ def from_precut_folder(images: str, out: str, mode: str) -> None:
             place(src, osp.join(images_dir, filename), mode)
 
 
-def main(argv=None):
+def build_parser() -> argparse.ArgumentParser:
+    """This tool's command line (also read by the docs check,
+    tests/test_docs.py)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--csv-dir', help='folder of train/val/test.csv')
     source = parser.add_mutually_exclusive_group(required=True)
@@ -217,6 +219,11 @@ def main(argv=None):
         help='with --imagenet: write the 84x84 pre-cut layout')
     parser.add_argument('--size', type=int, default=84,
                         help='side of the pre-cut images')
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
     args = parser.parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
 

@@ -38,7 +38,9 @@ def extract(archive: str, out: str) -> None:
         raise ValueError(f'{archive} is neither a tar nor a zip archive')
 
 
-def main(argv=None):
+def build_parser() -> argparse.ArgumentParser:
+    """This tool's command line (also read by the docs check,
+    tests/test_docs.py)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--archive', nargs='*', default=[],
                         help='.tar.gz holding both folders, or the two zips')
@@ -46,6 +48,11 @@ def main(argv=None):
                         help='download the official zip files first')
     parser.add_argument('--splits', help='folder of the Vinyals split files')
     parser.add_argument('--out', default='data/omniglot')
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
     args = parser.parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
     archives = list(args.archive)

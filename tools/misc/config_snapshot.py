@@ -92,11 +92,18 @@ def save(snapshot: Dict[str, dict], root: str = ROOT) -> None:
         f.write(text.encode('utf-8'))
 
 
-def main(argv=None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """This tool's command line (also read by the docs check,
+    tests/test_docs.py)."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--root', default=ROOT, help='repository root')
     parser.add_argument(
         '--add', nargs='+', metavar='CONFIG', help='record new leaves only')
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     root = args.root
     if args.add:

@@ -10,16 +10,30 @@ from mmengine.hooks import Hook
 from mmmtl.registry import HOOKS
 
 
+def plain_names(record: dict) -> dict:
+    """A scalar-log record with its ``train/`` / ``val/`` prefixes (the
+    runtime's ``log_processor.log_with_hierarchy``) taken off; older logs
+    have none."""
+    return {
+        key.split('/', 1)[1] if key.startswith(('train/', 'val/')) else key:
+        value
+        for key, value in record.items()
+    }
+
+
 def read_scalar_logs(work_dir: str) -> List[dict]:
     """The records of every ``<timestamp>/vis_data/scalars.json`` in
-    ``work_dir`` (mmengine's ``LocalVisBackend`` log), oldest run first,
-    as one history: a later run (a resumed or a restarted one) replaces
-    every record of the earlier ones from its first training step on."""
+    ``work_dir`` (mmengine's ``LocalVisBackend`` log, names without their
+    ``train/`` / ``val/`` prefix), oldest run first, as one history: a later
+    run (a resumed or a restarted one) replaces every record of the earlier
+    ones from its first training step on."""
     history: List[dict] = []
     for path in sorted(
             glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json'))):
         with open(path) as f:
-            records = [json.loads(line) for line in f if line.strip()]
+            records = [
+                plain_names(json.loads(line)) for line in f if line.strip()
+            ]
         train_steps = [r['step'] for r in records if 'loss' in r]
         if train_steps:
             first = min(train_steps)
@@ -43,6 +57,13 @@ def accuracy_keys(records: List[dict]) -> List[str]:
     keys = {k for r in records if 'loss' in r for k in r}
     return sorted(k for k in keys if k == 'accuracy'
                   or k.endswith('_accuracy'))
+
+
+# what a training accuracy is measured on, in the legend
+ACCURACY_LABELS = {
+    'transfer_accuracy': 'transfer_accuracy (all training classes)',
+    'meta_accuracy': 'meta_accuracy (N-way episode queries)',
+}
 
 
 def plot_curves(records: List[dict], path: str, title: str = '') -> Dict:
@@ -81,7 +102,7 @@ def plot_curves(records: List[dict], path: str, title: str = '') -> Dict:
         else:
             for key in keys:
                 points = [(r['step'], r[key]) for r in train if key in r]
-                ax.plot(*zip(*points), label=key)
+                ax.plot(*zip(*points), label=ACCURACY_LABELS.get(key, key))
         ax.set_xlabel('iteration')
         ax.set_title(name, fontsize=9)
         ax.grid(alpha=0.3)

@@ -22,7 +22,8 @@ class MetaTestLoop(BaseLoop):
     setting of ``settings`` (default: the dataloader's own), writing every
     finished cell's results to ``<work_dir>/meta_test_<timestamp>``
     ``.json / .csv / .md / .png`` (rank 0; rewritten after each cell, so a
-    failing later cell loses nothing).
+    failing later cell loses nothing, and the files of an interrupted run
+    name the cells still missing: :func:`write_results`).
 
     The model adapts to each episode with its own adapter, or with
     ``adapter`` (a config, e.g. ``dict(type='Centroid')``) put in its place
@@ -149,7 +150,8 @@ class MetaTestLoop(BaseLoop):
                 f"{cell['seed']})")
             rows.append(self._run_cell(cell))
             if get_rank() == 0:
-                table = write_results(self.out_base, rows, meta)
+                table = write_results(self.out_base, rows, meta,
+                                      self.settings)
         runner.call_hook('after_test')
         if get_rank() == 0:
             print(f'adapter: {described}')

@@ -1,0 +1,3 @@
+from .tensorboard_backend import FewShotTensorboardVisBackend
+
+__all__ = ['FewShotTensorboardVisBackend']
