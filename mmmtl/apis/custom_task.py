@@ -359,7 +359,10 @@ class CustomTask:
     def probabilities(
             self, images: Union[ImageLike, Sequence[ImageLike]]) -> Tensor:
         """Class probabilities [Q, N] (softmax of the classifier's scores;
-        columns in the order of :attr:`classes`)."""
+        columns in the order of :attr:`classes`). Images are prepared and
+        scored :data:`QUERY_BATCH` at a time, so memory stays bounded; a
+        model that normalises with the batch's statistics (MAML's
+        transductive batch norm) sees each such batch together."""
         if self.task_state is None:
             raise RuntimeError('CustomTask: call adapt() (or load an '
                                'adapted task) before predicting')

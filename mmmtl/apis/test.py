@@ -54,7 +54,7 @@ def meta_test_cfg(args, cfg: Config) -> Config:
     """The config of the meta-test: the checkpoint loaded strictly, the
     episode options applied to the test dataset, and ``test_cfg`` a
     :class:`MetaTestLoop` over the ways x shots cells."""
-    if not is_url(args.checkpoint) and not osp.isfile(args.checkpoint):
+    if not is_url(args.checkpoint) and not osp.exists(args.checkpoint):
         raise FileNotFoundError(f'checkpoint {args.checkpoint} not found')
     cfg.load_from = args.checkpoint
     cfg.load_from_strict = True  # the model must be the checkpoint's
