@@ -35,8 +35,9 @@ _LOADERS = ('LoadImage', 'LoadImageFromFile')
 #: support images adapted on at most (the model sees the support set as one
 #: batch: its memory grows with it; ~4 GB for 1,000 84x84 RGB images)
 MAX_SUPPORT_IMAGES = 500
-#: query images prepared and scored per batch
-QUERY_BATCH = 64
+#: query images prepared and scored per batch (a meta-test episode's 75
+#: or 300 queries fit in one)
+QUERY_BATCH = 320
 #: the largest image side a saved task's dataset config may ask for
 MAX_IMAGE_SIDE = 2048
 
