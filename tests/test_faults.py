@@ -2,9 +2,7 @@
 NaN run, a wrong model's checkpoint, a hidden CUB folder, a duplicated
 class, a zero-byte image, a broken link, no queries) and asserts the clear
 error naming the file or key, and that nothing was executed or lost."""
-import csv
 import glob
-import json
 import logging
 import os
 import os.path as osp

@@ -23,7 +23,6 @@ import torch
 from mmengine.config import Config
 from mmengine.logging import MMLogger
 from mmengine.runner.checkpoint import save_checkpoint
-from PIL import Image
 
 from conftest import write_tiny_omniglot
 from mmmtl.apis import CustomTask, init_model
