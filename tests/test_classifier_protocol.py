@@ -24,6 +24,8 @@ DOCTESTED = {
     'mmmtl.models.classifiers.mtl': 4,
     'mmmtl.apis.custom_task': 10,
     'mmmtl.engine.optim_wrappers.autocast_optim_wrapper': 4,
+    'mmmtl.utils.atomic_write': 4,
+    'mmmtl.utils.work_dir_lock': 3,
 }
 
 
