@@ -33,6 +33,7 @@ from mmmtl.apis import train as train_tool
 from mmmtl.datasets import CUB, MiniImageNet, Omniglot
 from mmmtl.engine.hooks import curves_hook
 from mmmtl.utils.checkpoint import load_checkpoint_file
+from mmmtl.utils.tool_setup import check_cfg_options
 from mmmtl.utils.work_dir_lock import LOCK_NAME, WorkDirLock, _start_time
 from test_datasets_cub import write_cub
 from test_datasets_mini_imagenet import write_precut_layout
@@ -556,6 +557,22 @@ def test_cfg_options_name_a_wrong_type_or_unknown_key(option, message, tiny,
         test_tool.main([tiny['config'], tiny['checkpoint'], '--work-dir',
                         work, '--cfg-options', option])
     assert not osp.exists(work)
+
+
+def test_cfg_options_accept_none_and_whole_floats(tiny):
+    """What the type check lets through: None (unset) anywhere, a whole
+    float for an integer, any value for a key the config does not hold."""
+    cfg = Config.fromfile(tiny['config'])
+    check_cfg_options(
+        cfg, {
+            'randomness.seed': None,
+            'train_cfg.max_iters': 4.0,
+            'model.backbone.new_argument': 'x',
+            'experiment_name': 'run'
+        })
+    with pytest.raises(ValueError, match='max_iters=4.5: .* must be an '
+                       'integer'):
+        check_cfg_options(cfg, {'train_cfg.max_iters': 4.5})
 
 
 @pytest.mark.parametrize('value', ['nan', 'inf', '-1', '0'])

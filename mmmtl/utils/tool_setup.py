@@ -49,8 +49,11 @@ def _known_top_level_keys(cfg: Config) -> set:
 
 def _type_error(key: str, old, new) -> Optional[str]:
     """Why ``new`` cannot replace the config's ``old`` value of ``key``
-    (None when it can): a number for a number, a bool for a bool."""
+    (None when it can): a number for a number, a bool for a bool; None
+    (``key=None``: unset) replaces anything."""
     want = None
+    if new is None:
+        return None
     if isinstance(old, bool):
         if not isinstance(new, bool):
             want = 'True or False'
