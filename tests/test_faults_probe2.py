@@ -301,6 +301,17 @@ def test_crafted_task_sizes_are_refused_before_allocating(adapted, tmp_path):
     assert devices and set(devices) == {'meta'}
 
 
+def test_crafted_task_fields_are_refused_naming_the_file(adapted, tmp_path):
+    _, path = adapted
+    for field, change in (('classes', lambda c: [c[0], 'a\nb', c[2]]),
+                          ('model_cfg', lambda c: 'print(1)'),
+                          ('task_state', lambda s: dict(s, x=[1]))):
+        crafted = _rewrite(path, str(tmp_path / f'{field}.pth'),
+                           **{field: change})
+        with pytest.raises(ValueError, match=f'{crafted}: {field} '):
+            CustomTask.load(crafted)
+
+
 def test_saved_task_reloads_identically(adapted, tiny):
     task, path = adapted
     again = CustomTask.load(path)

@@ -477,10 +477,15 @@ def _checked_fields(saved: dict, path: str) -> Tuple[dict, dict]:
     tensors('model_state')
     tensors('task_state')
     classes = saved.get('classes')
-    if not isinstance(classes, list) or len(classes) < 2 or not all(
-            isinstance(c, str) and class_name(c) == c for c in classes):
+    try:
+        valid = isinstance(classes, list) and len(classes) >= 2 and all(
+            isinstance(c, str) and class_name(c) == c for c in classes)
+    except ValueError:  # a name class_name() refuses
+        valid = False
+    if not valid:
         raise ValueError(f'{path}: classes must be a list of at least 2 '
-                         'class names')
+                         'class names (NFC, no line break, control '
+                         'character or "|")')
     configs = []
     for key in ('model_cfg', 'dataset_cfg'):
         try:
