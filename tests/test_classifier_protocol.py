@@ -27,6 +27,8 @@ DOCTESTED = {
     'mmmtl.models.adapters.centroid': 8,
     'mmmtl.models.adapters.finetune': 7,
     'mmmtl.models.adapters.linear_probe': 7,
+    'mmmtl.utils.atomic_write': 4,
+    'mmmtl.utils.work_dir_lock': 3,
 }
 
 

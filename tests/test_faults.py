@@ -2,9 +2,7 @@
 NaN run, a wrong model's checkpoint, a hidden CUB folder, a duplicated
 class, a zero-byte image, a broken link, no queries) and asserts the clear
 error naming the file or key, and that nothing was executed or lost."""
-import csv
 import glob
-import json
 import logging
 import os
 import os.path as osp
@@ -372,18 +370,20 @@ def test_mtl_checkpoint_loads_strictly_and_into_maml_only_on_request(
         assert torch.equal(tensor, mtl.backbone.state_dict()[name]), name
 
 
-def test_each_finished_cell_is_written_before_the_next(tiny, tmp_path):
+def test_cells_the_model_cannot_run_are_refused_before_any(tiny, tmp_path):
+    """The README's ``--ways 5 20`` on a fixed-way MAML: the 20-way cells
+    are named with the model's constraint before the 3-way cells run."""
     work = str(tmp_path / 'work')
-    with pytest.raises(ValueError, match='3-way head; got 20-way'):
+    with pytest.raises(ValueError) as info:
         test_tool.main([
             tiny['config'], tiny['checkpoint'], '--work-dir', work, '--ways',
-            '3', '20'
+            '3', '20', '--shots', '1', '5'
         ])
-    (result, ) = glob.glob(osp.join(work, 'meta_test_*.json'))
-    rows = json.load(open(result))['results']
-    assert [(r['num_ways'], r['num_shots']) for r in rows] == [(3, 1)]
-    with open(result[:-5] + '.csv') as f:
-        assert [int(r['num_ways']) for r in csv.DictReader(f)] == [3]
+    message = str(info.value)
+    assert 'cells (20, 1), (20, 5):' in message
+    assert 'MAML has a 3-way head; got 20-way' in message
+    assert '(3, 1)' not in message and 'No cell was run' in message
+    assert not glob.glob(osp.join(work, 'meta_test_*'))
 
 
 @pytest.mark.parametrize('option',

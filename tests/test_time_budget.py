@@ -88,8 +88,10 @@ def test_stops_at_the_budget_and_resumes_within_it(tiny_omniglot, tmp_path,
 
 
 def test_bad_budget_is_named():
-    with pytest.raises(ValueError, match='minutes must be > 0'):
-        TimeBudget(minutes=0)
+    for minutes in (0, float('nan'), float('inf')):
+        with pytest.raises(ValueError, match='minutes must be a finite '
+                           f'number > 0, got {minutes}'):
+            TimeBudget(minutes=minutes)
     with pytest.raises(ValueError, match='measure_fraction'):
         TimeBudget(minutes=1, measure_fraction=1.0)
 

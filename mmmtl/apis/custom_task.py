@@ -13,6 +13,7 @@ import io
 import json
 import os
 import os.path as osp
+import unicodedata
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -25,13 +26,21 @@ from torch import Tensor
 
 from mmmtl.models.adapters.legacy import migrate_model_cfg
 from mmmtl.registry import DATASETS, MODELS, TRANSFORMS
-from mmmtl.utils import register_all_modules
+from mmmtl.utils import atomic_write, register_all_modules
 from mmmtl.utils.checkpoint import load_checkpoint_file, load_weights
 
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png')
 ImageLike = Union[str, os.PathLike, Image.Image, np.ndarray]
 FILE_FORMAT = 'mmmtl-adapted-task-v1'
 _LOADERS = ('LoadImage', 'LoadImageFromFile')
+#: support images adapted on at most (the model sees the support set as one
+#: batch: its memory grows with it; ~4 GB for 1,000 84x84 RGB images)
+MAX_SUPPORT_IMAGES = 500
+#: query images prepared and scored per batch (a meta-test episode's 75
+#: or 300 queries fit in one)
+QUERY_BATCH = 320
+#: the largest image side a saved task's dataset config may ask for
+MAX_IMAGE_SIDE = 2048
 
 
 def read_support_folder(root: str) -> List[Tuple[str, str]]:
@@ -81,6 +90,22 @@ def _refuse_broken_links(folder: str, names: Sequence[str]) -> None:
             raise FileNotFoundError(
                 f'{path} is a broken symbolic link (to '
                 f'{os.readlink(path)}); fix or remove it')
+
+
+def class_name(label) -> str:
+    """A support label as a class name: ``str(label)`` in Unicode NFC (so
+    that ``café`` typed either way is one class). Names with a line break,
+    another control character or ``|`` (the printed table's separator) are
+    refused with the name shown."""
+    name = unicodedata.normalize('NFC', str(label))
+    bad = [c for c in name
+           if c == '|' or unicodedata.category(c).startswith('C')]
+    if not name.strip() or bad:
+        raise ValueError(
+            f'class name {name!r}: class names must be non-empty and hold '
+            'no line break, control character or "|" (found '
+            f'{"".join(sorted(set(bad)))!r}); rename the class')
+    return name
 
 
 def encode_image(image: ImageLike, where: str) -> bytes:
@@ -237,7 +262,7 @@ class CustomTask:
     Example:
         >>> import numpy as np, torch
         >>> from mmmtl.models import ProtoNet
-        >>> from mmmtl.utils import register_all_modules
+        >>> from mmmtl.utils import atomic_write, register_all_modules
         >>> register_all_modules()
         >>> model = ProtoNet(backbone=torch.nn.Flatten()).eval()  # pixels
         >>> task = CustomTask(model, model_cfg={}, dataset_cfg=dict(
@@ -285,12 +310,14 @@ class CustomTask:
         return self.model.data_preprocessor(dict(img=batch),
                                             False)['inputs']
 
-    def adapt(
-        self, support: Union[str, Sequence[Tuple[ImageLike, object]]]
-    ) -> 'CustomTask':
+    def adapt(self,
+              support: Union[str, Sequence[Tuple[ImageLike, object]]],
+              max_images: int = MAX_SUPPORT_IMAGES) -> 'CustomTask':
         """Learn the classes of ``support``: a folder
-        ``<root>/<class name>/<image>`` (any number of images per class) or
-        ``(image, label)`` pairs (class order: first appearance).
+        ``<root>/<class name>/<image>`` or ``(image, label)`` pairs (class
+        order: first appearance), at most ``max_images`` images in all (the
+        model adapts on the whole set as one batch). Class names are
+        :func:`class_name`-s of the labels.
 
         Returns self, so that ``task.adapt(folder).predict(images)`` reads.
         """
@@ -305,7 +332,7 @@ class CustomTask:
             if not isinstance(pair, (tuple, list)) or len(pair) != 2:
                 raise ValueError('adapt: support items must be (image, '
                                  f'label) pairs, got {pair!r}')
-            name = str(pair[1])
+            name = class_name(pair[1])
             if name not in classes:
                 classes.append(name)
             labels.append(classes.index(name))
@@ -313,6 +340,17 @@ class CustomTask:
             raise ValueError(
                 f'adapt: a classifier needs at least 2 classes, got '
                 f'{classes}')
+        if len(pairs) > max_images:
+            counts = {c: labels.count(i) for i, c in enumerate(classes)}
+            largest = max(counts, key=counts.get)
+            where = f' in {support}' if isinstance(
+                support, (str, os.PathLike)) else ''
+            raise ValueError(
+                f'adapt: {len(pairs)} support images{where} (class '
+                f'{largest!r} has {counts[largest]}), over max_images='
+                f'{max_images}: the model adapts on the whole support set '
+                'at once, so its memory grows with it; a few-shot task '
+                'needs a few images per class')
         inputs = self._inputs([image for image, _ in pairs])
         labels = torch.tensor(labels, device=inputs.device)
         state = self.model.adapt(inputs, labels, len(classes))
@@ -329,17 +367,33 @@ class CustomTask:
     def probabilities(
             self, images: Union[ImageLike, Sequence[ImageLike]]) -> Tensor:
         """Class probabilities [Q, N] (softmax of the classifier's scores;
-        columns in the order of :attr:`classes`)."""
+        columns in the order of :attr:`classes`). Images are prepared and
+        scored :data:`QUERY_BATCH` at a time, so memory stays bounded; a
+        model that normalises with the batch's statistics (MAML's
+        transductive batch norm) sees each such batch together."""
         if self.task_state is None:
             raise RuntimeError('CustomTask: call adapt() (or load an '
                                'adapted task) before predicting')
         images = _as_list(images)
         if not images:
             raise ValueError('predict: no images given')
-        with torch.no_grad():
-            scores = self.model.predict_query(self.task_state,
-                                              self._inputs(images))
-        return F.softmax(scores.float(), dim=-1).cpu()
+        probs = []
+        for start in range(0, len(images), QUERY_BATCH):
+            batch = images[start:start + QUERY_BATCH]
+            with torch.no_grad():
+                scores = self.model.predict_query(self.task_state,
+                                                  self._inputs(batch))
+            bad = (~torch.isfinite(scores).all(dim=-1)).nonzero().flatten()
+            if len(bad):
+                names = [_describe(batch[i], start + i) for i in bad.tolist()]
+                raise FloatingPointError(
+                    f'{type(self.model).__name__}: non-finite class scores '
+                    f'for {len(names)} query images ({", ".join(names[:3])}'
+                    f'{" ..." if len(names) > 3 else ""}): the model weights '
+                    'or the adapted task state hold NaN or inf; no '
+                    'prediction was made')
+            probs.append(F.softmax(scores.float(), dim=-1).cpu())
+        return torch.cat(probs)
 
     def predict(self,
                 images: Union[ImageLike, Sequence[ImageLike]],
@@ -361,38 +415,55 @@ class CustomTask:
     def save(self, path: str) -> None:
         """Write the adapted task as tensors, strings and lists only, for
         weights-only loading: model weights, task state, class names and
-        the model / test dataset configs (JSON)."""
+        the model / test dataset configs (JSON). The file is written
+        atomically (:func:`mmmtl.utils.atomic_write`): a failed write
+        leaves nothing under ``path`` and its error names ``path``."""
         if self.task_state is None:
             raise RuntimeError('CustomTask: nothing to save before adapt()')
-        os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-        torch.save(
-            dict(
-                format=FILE_FORMAT,
-                classes=list(self.classes),
-                model_cfg=json.dumps(self.model_cfg),
-                dataset_cfg=json.dumps(self.dataset_cfg),
-                model_state={
-                    k: v.cpu()
-                    for k, v in self.model.state_dict().items()
-                },
-                task_state={k: v.cpu()
-                            for k, v in self.task_state.items()}), path)
+        folder = osp.dirname(osp.abspath(path))
+        try:
+            os.makedirs(folder, exist_ok=True)
+        except OSError as err:
+            raise OSError(err.errno, f'cannot write {path}: cannot create '
+                          f'{folder}: {err.strerror}') from err
+        saved = dict(
+            format=FILE_FORMAT,
+            classes=list(self.classes),
+            model_cfg=json.dumps(self.model_cfg),
+            dataset_cfg=json.dumps(self.dataset_cfg),
+            model_state={
+                k: v.cpu()
+                for k, v in self.model.state_dict().items()
+            },
+            task_state={k: v.cpu()
+                        for k, v in self.task_state.items()})
+        atomic_write(path, lambda f: torch.save(saved, f))
 
     @classmethod
     def load(cls, path: str, device: str = 'cpu') -> 'CustomTask':
         """Rebuild a task saved by :meth:`save` (weights-only loading); it
-        predicts exactly as the saved one did."""
+        predicts exactly as the saved one did.
+
+        The file is data from elsewhere: before anything is allocated for
+        it, its fields are type-checked, the image sizes of its dataset
+        config bounded (:data:`MAX_IMAGE_SIDE`) and its model config built
+        on the meta device (no memory) and compared with its weights, so a
+        crafted file cannot make the rebuild allocate more than the weights
+        it holds."""
         saved = load_checkpoint_file(path, map_location='cpu')
         if not isinstance(saved, dict) or saved.get('format') != FILE_FORMAT:
             raise ValueError(f'{path} is not an adapted task saved by '
                              f'CustomTask.save (format {FILE_FORMAT})')
         register_all_modules()
+        model_cfg, dataset_cfg = _checked_fields(saved, path)
         # a task saved before adapters: its model keys, as adapter settings
-        model_cfg = migrate_model_cfg(json.loads(saved['model_cfg']))
+        model_cfg = migrate_model_cfg(model_cfg)
+        with torch.device('meta'):
+            probe = MODELS.build(model_cfg)
+        load_weights(probe, saved['model_state'], path, strict=True)
         model = MODELS.build(model_cfg)
         load_weights(model, saved['model_state'], path, strict=True)
-        task = cls(model.to(device).eval(), model_cfg,
-                   json.loads(saved['dataset_cfg']))
+        task = cls(model.to(device).eval(), model_cfg, dataset_cfg)
         task.classes = list(saved['classes'])
         task.task_state = {
             k: v.to(device)
@@ -418,3 +489,61 @@ def with_adapter(model_cfg: dict, adapter: dict) -> dict:
     else:
         model_cfg['adapter'] = adapter
     return model_cfg
+def _checked_fields(saved: dict, path: str) -> Tuple[dict, dict]:
+    """The model and dataset configs of a saved task, after checking the
+    types of its fields and the image sizes its dataset config asks for;
+    errors name ``path`` and the field."""
+
+    def tensors(key):
+        value = saved.get(key)
+        if not isinstance(value, dict) or not all(
+                isinstance(v, Tensor) for v in value.values()):
+            raise ValueError(f'{path}: {key} must be a dict of tensors')
+
+    tensors('model_state')
+    tensors('task_state')
+    classes = saved.get('classes')
+    try:
+        valid = isinstance(classes, list) and len(classes) >= 2 and all(
+            isinstance(c, str) and class_name(c) == c for c in classes)
+    except ValueError:  # a name class_name() refuses
+        valid = False
+    if not valid:
+        raise ValueError(f'{path}: classes must be a list of at least 2 '
+                         'class names (NFC, no line break, control '
+                         'character or "|")')
+    configs = []
+    for key in ('model_cfg', 'dataset_cfg'):
+        try:
+            value = json.loads(saved.get(key))
+        except (TypeError, json.JSONDecodeError) as err:
+            raise ValueError(f'{path}: {key} is not a JSON config ({err})') \
+                from None
+        if not isinstance(value, dict) or 'type' not in value:
+            raise ValueError(f'{path}: {key} must be a config dict with a '
+                             'type')
+        configs.append(value)
+    for key, side in _image_sides(configs[1], 'dataset_cfg'):
+        if side > MAX_IMAGE_SIDE:
+            raise ValueError(
+                f'{path}: {key} = {side} is over the largest image side '
+                f'mmmtl prepares, {MAX_IMAGE_SIDE}; the file was not written '
+                'by CustomTask.save from a mmmtl config, or was changed')
+    return configs[0], configs[1]
+
+
+def _image_sides(value, where: str):
+    """``(key path, number)`` of every size-like entry (a key holding
+    ``size``, ``scale``, ``short`` or ``long``) of a config."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            here = f'{where}.{key}'
+            if any(w in str(key) for w in ('size', 'scale', 'short', 'long')):
+                numbers = item if isinstance(item, list) else [item]
+                yield from ((here, n) for n in numbers
+                            if isinstance(n, (int, float))
+                            and not isinstance(n, bool))
+            yield from _image_sides(item, here)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _image_sides(item, f'{where}[{i}]')

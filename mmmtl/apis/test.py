@@ -6,11 +6,13 @@ import os.path as osp
 from typing import List
 
 from mmengine.config import Config, DictAction
+from mmengine.model import is_model_wrapper
 
 from mmmtl.models.adapters.presets import PRESETS, adapter_cfg
 from mmmtl.utils import (add_threads_option, finish_distributed,
                          register_all_modules, setup_cfg, setup_threads,
                          tune_allocator)
+from mmmtl.utils.checkpoint import is_url
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -78,7 +80,7 @@ def meta_test_cfg(args, cfg: Config) -> Config:
     """The config of the meta-test: the checkpoint loaded strictly, the
     episode options applied to the test dataset, and ``test_cfg`` a
     :class:`MetaTestLoop` over the ways x shots cells."""
-    if not osp.isfile(args.checkpoint):
+    if not is_url(args.checkpoint) and not osp.exists(args.checkpoint):
         raise FileNotFoundError(f'checkpoint {args.checkpoint} not found')
     cfg.load_from = args.checkpoint
     cfg.load_from_strict = True  # the model must be the checkpoint's
@@ -103,6 +105,28 @@ def meta_test_cfg(args, cfg: Config) -> Config:
     return cfg
 
 
+def check_cells(model, settings: List[tuple]) -> None:
+    """Refuse, before any cell runs, the (ways, shots) cells the model
+    cannot meta-test (``model.check_ways``: a head with a fixed number of
+    ways), naming the cells and the model's constraint."""
+    model = model.module if is_model_wrapper(model) else model
+    check_ways = getattr(model, 'check_ways', None)
+    if check_ways is None:  # a model outside mmmtl's base class
+        return
+    refused, reason = [], ''
+    for ways, shots in settings:
+        try:
+            check_ways(ways)
+        except ValueError as err:
+            refused.append(f'({ways}, {shots})')
+            reason = str(err)
+    if refused:
+        raise ValueError(
+            f'cannot meta-test the (ways, shots) cells {", ".join(refused)}: '
+            f'{reason}. No cell was run; ask only for the ways the model '
+            'has')
+
+
 def main(argv=None) -> List[dict]:
     """Meta-test as ``tools/test.py`` (``argv``: its arguments); returns the
     result rows, one per (ways, shots) cell."""
@@ -114,6 +138,7 @@ def main(argv=None) -> List[dict]:
     from mmmtl.registry import RUNNERS
     cfg = meta_test_cfg(args, setup_cfg(args, Config.fromfile(args.config)))
     runner = RUNNERS.build(cfg)
+    check_cells(runner.model, cfg.test_cfg['settings'])
     runner.register_hook(MetaTestProgressHook())
     rows = runner.test()
     del runner

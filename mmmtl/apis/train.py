@@ -1,5 +1,6 @@
 """``tools/train.py``: train a few-shot classifier from a config."""
 import argparse
+import math
 import os
 import os.path as osp
 import shlex
@@ -7,10 +8,12 @@ import shlex
 import torch
 from mmengine.config import Config, DictAction
 from mmengine.dist import get_rank
+from mmengine.runner import find_latest_checkpoint
 
 from mmmtl.utils import (add_tensorboard, add_threads_option,
                          finish_distributed, register_all_modules, setup_cfg,
                          setup_threads, tune_allocator)
+from mmmtl.utils.work_dir_lock import WorkDirLock
 
 # the train loops whose config --time-budget turns into FewShotTrainLoop's
 ITERATION_LOOPS = ('IterBasedTrainLoop', 'FewShotTrainLoop')
@@ -38,7 +41,12 @@ def build_parser() -> argparse.ArgumentParser:
         nargs='?',
         const='auto',
         help='resume from the given checkpoint, or without a value from '
-        'the last checkpoint of the work dir')
+        'the last checkpoint of the work dir (an error if it has none)')
+    parser.add_argument(
+        '--resume-if-any',
+        action='store_true',
+        help='resume from the last checkpoint of the work dir if it has '
+        'one, else start from scratch (for jobs that restart themselves)')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -79,6 +87,12 @@ def build_parser() -> argparse.ArgumentParser:
 def parse_args(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.time_budget is not None and not (math.isfinite(
+            args.time_budget) and args.time_budget > 0):
+        parser.error('--time-budget must be a finite number of minutes > 0, '
+                     f'got {args.time_budget}')
+    if args.resume_if_any and args.resume:
+        parser.error('give --resume or --resume-if-any, not both')
     if args.fit_schedule and args.time_budget is None:
         parser.error('--fit-schedule needs --time-budget')
     if args.budget_clock != 'wall' and args.time_budget is None:
@@ -170,16 +184,28 @@ def main(argv=None, test_tool: str = 'tools/test.py') -> None:
     if args.time_budget is not None:
         set_time_budget(cfg, args.time_budget, args.fit_schedule,
                         args.budget_clock)
-    if args.resume == 'auto':
+    if args.resume == 'auto' and not find_latest_checkpoint(cfg.work_dir):
+        raise FileNotFoundError(
+            f'--resume: nothing to resume in the work dir {cfg.work_dir} (no '
+            'last_checkpoint file there); check --work-dir, give the '
+            'checkpoint (--resume CKPT), or use --resume-if-any to start from '
+            'scratch when there is none')
+    if args.resume == 'auto' or args.resume_if_any:
         cfg.resume = True
         cfg.load_from = None
     elif args.resume:
         cfg.resume = True
         cfg.load_from = args.resume
-    runner = RUNNERS.build(cfg)
-    runner.logger.info(f'torch threads: {torch.get_num_threads()}')
-    runner.train()
-    if get_rank() == 0:
-        print(next_command(args, runner, test_tool), flush=True)
-    del runner
+    # one run per work dir: rank 0 holds the lock for all ranks
+    lock = WorkDirLock(cfg.work_dir).acquire() if get_rank() == 0 else None
+    try:
+        runner = RUNNERS.build(cfg)
+        runner.logger.info(f'torch threads: {torch.get_num_threads()}')
+        runner.train()
+        if get_rank() == 0:
+            print(next_command(args, runner, test_tool), flush=True)
+        del runner
+    finally:
+        if lock is not None:
+            lock.release()
     finish_distributed()

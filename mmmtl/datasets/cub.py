@@ -33,7 +33,8 @@ class CUB(FewShotDataset):
     Classes are the ``NNN.Name`` folders of ``images/`` sorted by name, and
     class ``NNN`` goes to the split of index NNN - 1 (so a missing folder
     shifts no other class); hidden entries (``.ipynb_checkpoints``,
-    ``.DS_Store``, ``._x.jpg``) are ignored, any other folder is an error.
+    ``.DS_Store``, ``._x.jpg``) are ignored, any other folder and a broken
+    symbolic link are errors.
     Images of a class are sorted by file name. ``data_list`` holds
     ``img_path``: decode in the pipeline (``LoadImage``).
 
@@ -49,10 +50,19 @@ class CUB(FewShotDataset):
         if not osp.isdir(images_dir):
             raise FileNotFoundError(
                 f'CUB: image folder {images_dir} not found. {_LAYOUT_HELP}')
-        folders = sorted(
+        entries = sorted(
             name for name in os.listdir(images_dir)
-            if not name.startswith('.')
-            and osp.isdir(osp.join(images_dir, name)))
+            if not name.startswith('.'))
+        for name in entries:
+            path = osp.join(images_dir, name)
+            if osp.islink(path) and not osp.exists(path):
+                raise FileNotFoundError(
+                    f'CUB: {path} is a broken symbolic link (to '
+                    f'{os.readlink(path)}); fix or remove it (its class '
+                    'would be missing)')
+        folders = [
+            name for name in entries if osp.isdir(osp.join(images_dir, name))
+        ]
         if not folders:
             raise FileNotFoundError(
                 f'CUB: {images_dir} holds no class folders. {_LAYOUT_HELP}')

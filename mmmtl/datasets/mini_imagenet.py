@@ -29,7 +29,7 @@ def read_split_csv(path: str) -> List[Tuple[str, str, int, int]]:
             f'MiniImageNet: split file {path} not found. {_LAYOUT_HELP}')
     rows = []
     first_line = {}
-    with open(path, newline='') as f:
+    with open(path, newline='', encoding='utf-8-sig') as f:
         reader = csv.reader(f)
         header = next(reader, None)
         if header is None or [h.strip() for h in header] != [
@@ -228,4 +228,19 @@ class MiniImageNet(FewShotDataset):
                 f'{split_rows[0][0]} in the {layouts[0]} layout but those of '
                 f'{split_rows[1][0]} in the {layouts[1]} layout; use one')
         self.resolved_layout = layouts[0]
+        self._check_disjoint(root, csv_of)
         return data_list
+
+    def _check_disjoint(self, root: str, csv_of: Dict[str, str]) -> None:
+        """Refuse a class of this split that another split file of
+        ``root`` also lists: it would be meta-trained on and meta-tested."""
+        for name in ('train', 'val', 'test'):
+            path = osp.join(root, f'{name}.csv')
+            if path in csv_of.values() or not osp.isfile(path):
+                continue
+            for _, wnid, _, lineno in read_split_csv(path):
+                if wnid in csv_of:
+                    raise ValueError(
+                        f'MiniImageNet: class {wnid} of {csv_of[wnid]} is '
+                        f'also in {path} (line {lineno}); the train, val '
+                        'and test splits must not share classes')

@@ -69,6 +69,37 @@ def _iter_pngs(root: str):
         yield from _iter_pngs(osp.join(root, tars[0]))
 
 
+def _read_split_file(path: str) -> List[Tuple[Tuple[str, str, int], int]]:
+    """``((alphabet, character, rotation), line number)`` of every line of
+    a Vinyals split file (UTF-8, a byte-order mark allowed), checked for
+    the ``<Alphabet>/characterNN/rotDDD`` format and repeats."""
+    rows = []
+    first_line: Dict[Tuple[str, str, int], int] = {}
+    with open(path, encoding='utf-8-sig') as f:
+        for lineno, line in enumerate(f, 1):
+            line = line.strip()
+            if not line:
+                continue
+            parts = line.split('/')
+            if len(parts) != 3 or not re.fullmatch(r'rot\d{3}', parts[2]):
+                raise ValueError(
+                    f'Omniglot: {path} line {lineno}: {line!r} is not '
+                    '<Alphabet>/characterNN/rotDDD')
+            rotation = int(parts[2][3:])
+            if rotation % 90:
+                raise ValueError(f'Omniglot: {path} line {lineno}: '
+                                 f'rotation {rotation} is not a multiple of '
+                                 '90')
+            key = (parts[0], parts[1], rotation)
+            if key in first_line:
+                raise ValueError(
+                    f'Omniglot: {path} line {lineno}: {line!r} repeats '
+                    f'line {first_line[key]}; a class may appear once')
+            first_line[key] = lineno
+            rows.append((key, lineno))
+    return rows
+
+
 @DATASETS.register_module()
 class Omniglot(FewShotDataset):
     """Omniglot character classes, decoded and resized once, kept in memory.
@@ -144,32 +175,32 @@ class Omniglot(FewShotDataset):
                 f'Omniglot: split file {path} not found. Copy the Vinyals '
                 'split files (train/val/test/trainval.txt) there or set '
                 'split_dir.')
-        classes = []
-        first_line = {}
-        with open(path) as f:
-            for lineno, line in enumerate(f, 1):
-                line = line.strip()
-                if not line:
-                    continue
-                parts = line.split('/')
-                if len(parts) != 3 or not re.fullmatch(r'rot\d{3}',
-                                                       parts[2]):
-                    raise ValueError(
-                        f'Omniglot: {path} line {lineno}: {line!r} is not '
-                        '<Alphabet>/characterNN/rotDDD')
-                rotation = int(parts[2][3:])
-                if rotation % 90:
-                    raise ValueError(f'Omniglot: {path} line {lineno}: '
-                                     f'rotation {rotation} is not a '
-                                     'multiple of 90')
-                key = (parts[0], parts[1], rotation)
-                if key in first_line:
-                    raise ValueError(
-                        f'Omniglot: {path} line {lineno}: {line!r} repeats '
-                        f'line {first_line[key]}; a class may appear once')
-                first_line[key] = lineno
-                classes.append(key)
+        classes = [key for key, _ in _read_split_file(path)]
+        self._check_disjoint(split_dir, path, classes)
         return classes, path
+
+    def _check_disjoint(self, split_dir: str, path: str,
+                        classes: List[Tuple[str, str, int]]) -> None:
+        """Refuse a character that is also in another split's file of
+        ``split_dir`` (train / val / test; trainval is train + val): its
+        drawings would be meta-trained on and meta-tested."""
+        others = {
+            'trainval': ('test', ),
+            'train': ('val', 'test'),
+            'val': ('train', 'test'),
+            'test': ('train', 'val', 'trainval')
+        }.get(self.split, ())
+        characters = {(a, c) for a, c, _ in classes}
+        for other in others:
+            other_path = osp.join(split_dir, f'{other}.txt')
+            if not osp.isfile(other_path):
+                continue
+            for (a, c, _), lineno in _read_split_file(other_path):
+                if (a, c) in characters:
+                    raise ValueError(
+                        f'Omniglot: character {a}/{c} of {path} is also in '
+                        f'{other_path} (line {lineno}); the {self.split} '
+                        f'and {other} splits must not share characters')
 
     def load_data_list(self) -> List[dict]:
         root = self.data_root

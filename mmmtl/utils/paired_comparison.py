@@ -29,10 +29,22 @@ def paired_difference(accuracies: Sequence[float],
 
 
 def load_paired_cells(path: str) -> Dict[Tuple[int, int], dict]:
-    """The result rows of a meta-test JSON by (ways, shots)."""
-    with open(path) as f:
-        rows = json.load(f)['results']
-    return {(r['num_ways'], r['num_shots']): r for r in rows}
+    """The result rows of a meta-test JSON by (ways, shots); ValueError
+    naming ``path`` when it is not JSON or not a meta-test's result file."""
+    try:
+        with open(path, encoding='utf-8') as f:
+            data = json.load(f)
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f'paired_with={path} is not a JSON file: {err}') \
+            from None
+    try:
+        return {(int(r['num_ways']), int(r['num_shots'])): r
+                for r in data['results']}
+    except (KeyError, TypeError, ValueError) as err:
+        raise ValueError(
+            f'paired_with={path} is not the meta_test_*.json of a '
+            'tools/test.py run (expected "results": a list of rows with '
+            f'num_ways and num_shots): {type(err).__name__}: {err}') from None
 
 
 def check_same_episodes(cell: dict, other: dict, path: str) -> None:

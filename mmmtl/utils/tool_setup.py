@@ -1,5 +1,8 @@
 """What ``tools/train.py`` and ``tools/test.py`` share: the thread count,
 the work dir / runner / launcher of a config, TensorBoard."""
+import difflib
+import inspect
+import math
 import os
 import os.path as osp
 from typing import Optional
@@ -34,6 +37,69 @@ def setup_threads(threads: Optional[int]) -> int:
     return torch.get_num_threads()
 
 
+# top-level config keys that mmmtl reads besides the Runner's arguments
+MMMTL_TOP_LEVEL_KEYS = ('runner_type', 'load_from_strict', 'dist_params')
+
+
+def _known_top_level_keys(cfg: Config) -> set:
+    from mmengine.runner import Runner
+    return (set(cfg.keys()) | set(MMMTL_TOP_LEVEL_KEYS)
+            | set(inspect.signature(Runner.__init__).parameters) - {'self'})
+
+
+def _type_error(key: str, old, new) -> Optional[str]:
+    """Why ``new`` cannot replace the config's ``old`` value of ``key``
+    (None when it can): a number for a number, a bool for a bool; None
+    (``key=None``: unset) replaces anything."""
+    want = None
+    if new is None:
+        return None
+    if isinstance(old, bool):
+        if not isinstance(new, bool):
+            want = 'True or False'
+    elif isinstance(old, int):
+        if isinstance(new, bool) or not isinstance(new, (int, float)) or (
+                isinstance(new, float) and not (math.isfinite(new)
+                                                and new.is_integer())):
+            want = 'an integer'
+    elif isinstance(old, float):
+        if isinstance(new, bool) or not isinstance(new, (int, float)):
+            want = 'a number'
+    if want is None:
+        return None
+    return (f'--cfg-options {key}={new!r}: the config\'s {key} is '
+            f'{old!r}, so the value must be {want}')
+
+
+def check_cfg_options(cfg: Config, options: dict) -> None:
+    """Refuse ``--cfg-options`` that would be ignored or fail later without
+    the key: a top-level key that neither the config nor the Runner knows
+    (a misspelling; the nearest known keys are suggested) and a value whose
+    type does not fit the config's value (``max_iters=abc``,
+    ``randomness.seed=1.5``). Errors name the key and the value."""
+    known = _known_top_level_keys(cfg)
+    problems = []
+    for key, value in options.items():
+        top = key.split('.')[0]
+        if top not in known:
+            near = difflib.get_close_matches(top, sorted(known), n=3)
+            hint = f' (did you mean {", ".join(near)}?)' if near else ''
+            problems.append(f'--cfg-options {key}: {top!r} is not a key of '
+                            f'{cfg.filename} nor a Runner argument{hint}')
+            continue
+        old = cfg.get(top)
+        for part in key.split('.')[1:]:
+            if not isinstance(old, dict) or part not in old:
+                old = None
+                break
+            old = old[part]
+        message = None if old is None else _type_error(key, old, value)
+        if message:
+            problems.append(message)
+    if problems:
+        raise ValueError('; '.join(problems))
+
+
 def setup_cfg(args, cfg: Config) -> Config:
     """Apply the command-line options shared by train / test
     (``cfg_options``, ``work_dir``, ``launcher``, ``config``); the runner is
@@ -41,6 +107,7 @@ def setup_cfg(args, cfg: Config) -> Config:
     unless the config names another ``runner_type``; on CPU ranks under
     torchrun a gloo group is started and DDP wraps without devices."""
     if args.cfg_options:
+        check_cfg_options(cfg, args.cfg_options)
         cfg.merge_from_dict(args.cfg_options)
     if 'runner_type' not in cfg:
         cfg.runner_type = 'FewShotRunner'

@@ -8,6 +8,7 @@ from mmengine.dist import master_only
 from mmengine.hooks import Hook
 
 from mmmtl.registry import HOOKS
+from mmmtl.utils.atomic_write import atomic_write
 
 
 def plain_names(record: dict) -> dict:
@@ -110,8 +111,10 @@ def plot_curves(records: List[dict], path: str, title: str = '') -> Dict:
     if title:
         fig.suptitle(title, fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    try:
+        atomic_write(path, lambda f: fig.savefig(f, format='png', dpi=100))
+    finally:
+        plt.close(fig)
     return {name: keys for name, keys in panels}
 
 
@@ -122,7 +125,10 @@ class TrainingCurvesHook(Hook):
     accuracies and the validation accuracy with its 95% CI band, against
     the iteration, read from the scalar log that mmengine's
     ``LocalVisBackend`` writes (resumed runs included). It only reads what
-    the ``LoggerHook`` logged, so the points are its ``interval``.
+    the ``LoggerHook`` logged, so the points are its ``interval``. The
+    curves are an extra: when they cannot be drawn or written (a full
+    disk, an unreadable log) a warning is logged and the finished training
+    stands; the PNG is written atomically (never a truncated file).
 
     Args:
         filename: name of the PNG in the work dir; None writes nothing
@@ -143,12 +149,19 @@ class TrainingCurvesHook(Hook):
     def after_train(self, runner) -> None:
         if self.filename is None:
             return
-        records = read_scalar_logs(runner.work_dir)
-        if not records:
-            runner.logger.warning(
-                'TrainingCurvesHook: no scalar log (LocalVisBackend) in '
-                f'{runner.work_dir}; no curves written')
-            return
         path = osp.join(runner.work_dir, self.filename)
-        plot_curves(records, path, runner.experiment_name)
+        try:
+            records = read_scalar_logs(runner.work_dir)
+            if not records:
+                runner.logger.warning(
+                    'TrainingCurvesHook: no scalar log (LocalVisBackend) in '
+                    f'{runner.work_dir}; no curves written')
+                return
+            plot_curves(records, path, runner.experiment_name)
+        except Exception as err:  # the training itself has finished
+            runner.logger.warning(
+                f'TrainingCurvesHook: no training curves written to {path} '
+                f'({type(err).__name__}: {err}); the training and its '
+                'checkpoints are complete')
+            return
         runner.logger.info(f'training curves written to {path}')

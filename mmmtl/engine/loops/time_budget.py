@@ -30,9 +30,9 @@ class TimeBudget:
                  fit_schedule: bool = False,
                  measure_fraction: float = 0.05,
                  clock: str = 'wall') -> None:
-        if minutes <= 0:
-            raise ValueError(f'time budget: minutes must be > 0, got '
-                             f'{minutes}')
+        if not (math.isfinite(minutes) and minutes > 0):
+            raise ValueError(f'time budget: minutes must be a finite number '
+                             f'> 0, got {minutes}')
         if not 0 < measure_fraction < 1:
             raise ValueError('time budget: measure_fraction must be in '
                              f'(0, 1), got {measure_fraction}')
