@@ -48,14 +48,14 @@ def episodes_of(config: str, root: str, ways: int):
     cfg = Config.fromfile(osp.join(REPO, config))
     episodes_cfg = cfg.test_dataloader.dataset
     episodes_cfg.dataset.update(data_root=root, cache_images=False)
-    episodes_cfg.update(num_ways=ways, num_shots=1, num_queries=1,
-                        num_episodes=2)
+    episodes_cfg.update(
+        num_ways=ways, num_shots=1, num_queries=1, num_episodes=2)
     return DATASETS.build(episodes_cfg)
 
 
 def test_flowers102_32px_episodes(flowers_root):
-    episodes = episodes_of('configs/_base_/datasets/flowers102_32px.py',
-                           flowers_root, ways=20)
+    episodes = episodes_of(
+        'configs/_base_/datasets/flowers102_32px.py', flowers_root, ways=20)
     assert episodes.dataset.num_classes == 102
     item = episodes[1]
     assert item['img'].shape == (40, 3, 32, 32)
@@ -72,8 +72,10 @@ def test_cub_subset_splits(cub_root):
 
 
 def test_cub_all_species_is_the_union_of_the_splits(cub_root):
-    episodes = episodes_of('configs/_base_/datasets/cub_all_32px.py',
-                           osp.join(cub_root, 'images'), ways=5)
+    episodes = episodes_of(
+        'configs/_base_/datasets/cub_all_32px.py',
+        osp.join(cub_root, 'images'),
+        ways=5)
     every = episodes.dataset
     assert (every.num_classes, len(every)) == (100, 5902)
     union = set()

@@ -25,11 +25,10 @@ from mmmtl.registry import DATASETS, MODELS
 # class -> number of images; written out of order
 CLASSES = {'wren': 3, 'avocet': 2, 'heron': 4, 'crane': 2, 'egret': 3}
 # entries to ignore: (relative path, is a folder)
-JUNK = [('.DS_Store', False), ('notes.txt', False), ('wren/.hidden.jpg',
-                                                     False),
-        ('wren/._0.jpg', False), ('heron/readme.md', False),
-        ('heron/.ipynb_checkpoints', True), ('crane/sub', True),
-        ('egret/data.csv', False)]
+JUNK = [('.DS_Store', False), ('notes.txt', False),
+        ('wren/.hidden.jpg', False), ('wren/._0.jpg', False),
+        ('heron/readme.md', False), ('heron/.ipynb_checkpoints', True),
+        ('crane/sub', True), ('egret/data.csv', False)]
 
 
 def colour(name: str, k: int) -> tuple:
@@ -37,7 +36,10 @@ def colour(name: str, k: int) -> tuple:
     return (c, 250 - c, 10 * k)
 
 
-def write_folder(root: str, classes=CLASSES, junk=JUNK, size=(12, 10),
+def write_folder(root: str,
+                 classes=CLASSES,
+                 junk=JUNK,
+                 size=(12, 10),
                  name='{k}.jpg') -> str:
     for cls, count in classes.items():
         os.makedirs(osp.join(root, cls), exist_ok=True)
@@ -57,8 +59,8 @@ def images_of(ds) -> dict:
     """class name -> sorted file names of the dataset's items."""
     got = {}
     for info, label in zip(ds.data_list, ds.get_gt_labels()):
-        got.setdefault(ds.classes[label], []).append(
-            osp.basename(info['img_path']))
+        got.setdefault(ds.classes[label],
+                       []).append(osp.basename(info['img_path']))
     return got
 
 
@@ -113,17 +115,23 @@ def test_classes_from_a_list_file_or_a_list(folder):
         ds = FewShotImageFolder(folder, classes=classes)
         assert ds.classes == ('heron', 'wren', 'crane')
         got = images_of(ds)
-        assert {c: len(v) for c, v in got.items()} == {
-            'heron': 4, 'wren': 3, 'crane': 2}
+        assert {
+            c: len(v)
+            for c, v in got.items()
+        } == {
+            'heron': 4,
+            'wren': 3,
+            'crane': 2
+        }
 
 
 def test_splits_by_listed_classes(folder):
     with open(osp.join(folder, 'val.txt'), 'w') as f:
         f.write('egret\n')
-    splits = dict(train=['wren', 'avocet'], val='val.txt',
-                  test=['heron', 'crane'])
-    expected = dict(train=('wren', 'avocet'), val=('egret', ),
-                    test=('heron', 'crane'))
+    splits = dict(
+        train=['wren', 'avocet'], val='val.txt', test=['heron', 'crane'])
+    expected = dict(
+        train=('wren', 'avocet'), val=('egret', ), test=('heron', 'crane'))
     for split, classes in expected.items():
         ds = FewShotImageFolder(folder, split=split, splits=splits)
         assert ds.classes == classes
@@ -133,8 +141,11 @@ def test_splits_by_listed_classes(folder):
     every = FewShotImageFolder(folder, split='all', splits=splits)
     assert every.classes == tuple(sorted(CLASSES))
     # splits within a class list: only listed classes may be used
-    ds = FewShotImageFolder(folder, split='a', classes=['crane', 'egret'],
-                            splits=dict(a=['egret'], b=['crane']))
+    ds = FewShotImageFolder(
+        folder,
+        split='a',
+        classes=['crane', 'egret'],
+        splits=dict(a=['egret'], b=['crane']))
     assert ds.classes == ('egret', )
 
 
@@ -147,8 +158,8 @@ def write_text(path, text):
 @pytest.mark.parametrize('case', [
     'missing_root', 'no_class_folders', 'empty_class', 'unknown_in_file',
     'unknown_in_list', 'unknown_in_split', 'not_in_classes',
-    'duplicate_in_file', 'duplicate_in_list', 'two_splits',
-    'unknown_split', 'reserved_all', 'missing_list_file', 'empty_list'
+    'duplicate_in_file', 'duplicate_in_list', 'two_splits', 'unknown_split',
+    'reserved_all', 'missing_list_file', 'empty_list'
 ])
 def test_errors_name_what_is_wrong(folder, tmp_path, case):
     kwargs = dict(data_root=folder)
@@ -190,8 +201,8 @@ def test_errors_name_what_is_wrong(folder, tmp_path, case):
         error, match = (ValueError, r"splits\['a'\]\[2\]: class 'wren' is "
                         r"listed twice \(first at splits\['a'\]\[0\]\)")
     elif case == 'two_splits':
-        kwargs.update(split='a', splits=dict(a=['wren', 'crane'],
-                                             b=['heron', 'crane']))
+        kwargs.update(
+            split='a', splits=dict(a=['wren', 'crane'], b=['heron', 'crane']))
         error, match = (ValueError, r"class 'crane' is in split 'a' and in "
                         r"split 'b'")
     elif case == 'unknown_split':
@@ -213,9 +224,11 @@ def test_errors_name_what_is_wrong(folder, tmp_path, case):
 
 
 # Flowers-102 as built by ../shared/data/flowers102/build.sh
-FLOWERS = ['001.pink_primrose', '002.hard_leaved_pocket_orchid',
-           '003.canterbury_bells', '004.sweet_pea', '005.english_marigold',
-           '006.tiger_lily']
+FLOWERS = [
+    '001.pink_primrose', '002.hard_leaved_pocket_orchid',
+    '003.canterbury_bells', '004.sweet_pea', '005.english_marigold',
+    '006.tiger_lily'
+]
 
 
 def write_flowers(root: str, per_class: int = 4) -> str:
@@ -243,8 +256,7 @@ def test_flowers_layout_through_the_32px_config(tmp_path):
         osp.join(REPO, 'configs/_base_/datasets/flowers102_32px.py'))
     episodes_cfg = cfg.test_dataloader.dataset
     episodes_cfg.dataset.data_root = root
-    episodes_cfg.update(num_ways=3, num_shots=1, num_queries=2,
-                        num_episodes=2)
+    episodes_cfg.update(num_ways=3, num_shots=1, num_queries=2, num_episodes=2)
     episodes = DATASETS.build(episodes_cfg)
     images = episodes.dataset
     assert images.classes == tuple(FLOWERS)
@@ -257,8 +269,9 @@ def test_flowers_layout_through_the_32px_config(tmp_path):
     for index in (0, 5, 23):
         path = images.data_list[index]['img_path']
         expected = cv2.cvtColor(
-            cv2.resize(cv2.imread(path), (32, 32),
-                       interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
+            cv2.resize(
+                cv2.imread(path), (32, 32), interpolation=cv2.INTER_AREA),
+            cv2.COLOR_BGR2RGB)
         got = images[index]['img'].permute(1, 2, 0).numpy()
         np.testing.assert_array_equal(got, expected)
 
@@ -285,16 +298,14 @@ def test_cross_domain_meta_test_of_a_mini_imagenet_model(tmp_path):
     options reports the episodes of the Flowers folder as scored by hand."""
     root = write_flowers(str(tmp_path / 'flowers102'))
     config = osp.join(
-        REPO,
-        'configs/protonet/protonet_conv4_1xb1_mini-imagenet-32px_5way-'
+        REPO, 'configs/protonet/protonet_conv4_1xb1_mini-imagenet-32px_5way-'
         '5shot.py')
     checkpoint = save_random_checkpoint(config, str(tmp_path / 'rand.pth'))
     options = cross_domain_options(root)
     work_dir = str(tmp_path / 'work')
     test_api.main([
-        config, checkpoint, '--work-dir', work_dir, '--ways', '3',
-        '--shots', '2', '--queries', '2', '--episodes', '3',
-        '--cfg-options', *options
+        config, checkpoint, '--work-dir', work_dir, '--ways', '3', '--shots',
+        '2', '--queries', '2', '--episodes', '3', '--cfg-options', *options
     ])
     (result, ) = glob.glob(
         osp.join(work_dir, '**', 'meta_test_*.json'), recursive=True)
@@ -303,8 +314,14 @@ def test_cross_domain_meta_test_of_a_mini_imagenet_model(tmp_path):
     assert (row['num_ways'], row['num_shots']) == (3, 2)
     assert_row_is_the_hand_run(
         row,
-        hand_meta_test(config, checkpoint, options, ways=3, shots=2,
-                       queries=2, episodes=3))
+        hand_meta_test(
+            config,
+            checkpoint,
+            options,
+            ways=3,
+            shots=2,
+            queries=2,
+            episodes=3))
     # the options changed only the test images
     cfg = Config.fromfile(config)
     cfg.merge_from_dict(parse_cfg_options(options))
@@ -323,8 +340,9 @@ def write_cub_subset(root: str) -> str:
         folder = osp.join(root, 'images', f'{number:03d}.Bird_{number}')
         os.makedirs(folder)
         for k in range(count):
-            Image.new('RGB', (10, 10), colour(folder, k)).save(
-                osp.join(folder, f'{k:04d}.jpg'))
+            Image.new('RGB', (10, 10),
+                      colour(folder,
+                             k)).save(osp.join(folder, f'{k:04d}.jpg'))
     return root
 
 

@@ -37,9 +37,10 @@ class FewShotImageFolder(FewShotDataset):
     image extension (:data:`IMAGE_EXTENSIONS`, any case), sorted by name.
     Hidden entries (``.DS_Store``, ``.ipynb_checkpoints``, ``._x.jpg``),
     other files (``classes.txt``, ``notes.csv``) and subfolders of a class
-    folder are ignored, and their number is logged (when not 0). ``data_list`` holds
-    ``img_path``: decode in the pipeline (``LoadImage``), or once for the
-    split with ``cache_images=True`` (see :class:`FewShotDataset`).
+    folder are ignored, and their number is logged (when not 0).
+    ``data_list`` holds ``img_path``: decode in the pipeline
+    (``LoadImage``), or once for the split with ``cache_images=True`` (see
+    :class:`FewShotDataset`).
 
     Args:
         data_root: folder of class folders.
@@ -107,8 +108,7 @@ class FewShotImageFolder(FewShotDataset):
                                  f'is listed twice (first at {seen[name]})')
             seen[name] = at
         if not names:
-            raise ValueError(
-                f'FewShotImageFolder: {what} lists no classes')
+            raise ValueError(f'FewShotImageFolder: {what} lists no classes')
         return names
 
     def _class_folders(self) -> List[str]:
@@ -127,8 +127,8 @@ class FewShotImageFolder(FewShotDataset):
                 f'folders. {_LAYOUT_HELP}')
         return folders
 
-    def _split_classes(self, classes: List[str], where: Dict[str, str]
-                       ) -> List[str]:
+    def _split_classes(self, classes: List[str],
+                       where: Dict[str, str]) -> List[str]:
         """The classes of ``self.split``, checked against ``classes`` and
         the other splits."""
         if self.split == ALL:
@@ -164,8 +164,9 @@ class FewShotImageFolder(FewShotDataset):
             where = dict(classes=f'a class folder of {root}')
         else:
             classes = self._read_list(self.class_list, 'classes')
-            what = (self.class_list if isinstance(self.class_list, str)
-                    else 'classes')
+            what = (
+                self.class_list
+                if isinstance(self.class_list, str) else 'classes')
             where = dict(classes=f'in {what}')
             for name in classes:
                 if not osp.isdir(osp.join(root, name)):
