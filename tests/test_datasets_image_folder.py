@@ -276,6 +276,25 @@ def test_flowers_layout_through_the_32px_config(tmp_path):
         np.testing.assert_array_equal(got, expected)
 
 
+def test_flowers_layout_through_the_84px_config(tmp_path):
+    """configs/_base_/datasets/flowers102.py: the 84x84 test pipeline of
+    the miniImageNet configs (short edge 96, centre crop 84) on Flowers,
+    decoded per item."""
+    root = write_flowers(str(tmp_path / 'flowers102'))
+    cfg = Config.fromfile(
+        osp.join(REPO, 'configs/_base_/datasets/flowers102.py'))
+    assert cfg.train_dataloader.dataset.type == 'MiniImageNet'
+    images_cfg = cfg.test_dataloader.dataset.dataset
+    images_cfg.data_root = root
+    images = DATASETS.build(images_cfg)
+    assert images.classes == tuple(FLOWERS)
+    assert not images.cache_images
+    # every photo (sizes 40x30 to 61x55 here) cropped to 84x84: the pixels
+    # of ResizeCenterCrop are tests/test_transforms.py's
+    for index in range(len(images)):
+        assert images[index]['img'].shape == (3, 84, 84)
+
+
 def save_random_checkpoint(config: str, path: str) -> str:
     cfg = Config.fromfile(config)
     torch.manual_seed(0)
