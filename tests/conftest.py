@@ -30,7 +30,7 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 # real datasets a test may need, by the name MMMTL_REQUIRE_DATA uses; '1'
 # stands for those CI provides (miniImageNet is built from a snapshot on
 # our machines only, so its tests may always skip in CI)
-REAL_DATASETS = ('omniglot', )
+REAL_DATASETS = ('omniglot', 'flowers102', 'cub')
 CI_DATASETS = ('omniglot', )
 
 
@@ -73,6 +73,19 @@ def find_omniglot():
         if path and osp.isfile(osp.join(path, 'omniglot_images.tar.gz')):
             return osp.abspath(path)
     return None
+
+
+def find_real_folder(name: str, env: str, default: str, marker: str,
+                     how: str) -> str:
+    """Root of real dataset ``name``: $``env`` or <repo>/``default``, the
+    first holding ``marker``; skips (or fails, see MMMTL_REQUIRE_DATA) the
+    calling test when neither does, saying ``how`` to get it."""
+    for path in (os.environ.get(env), osp.join(REPO, default)):
+        if path and osp.exists(osp.join(path, marker)):
+            return osp.abspath(path)
+    missing_real_data(
+        name, f'real {name} not found: set {env} to a folder holding '
+        f'{marker}, or build it at {default} ({how})')
 
 
 @pytest.fixture(autouse=True, scope='session')

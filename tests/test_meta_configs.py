@@ -27,6 +27,7 @@ BASE_CLASSES = {
     'mini-imagenet': 64,
     'mini-imagenet-32px': 64,
     'cub': 100,
+    'cub-32px': 44,  # the base species of the 100-species subset
     'tiered-imagenet': 351
 }
 NAME = re.compile(r'^(?P<method>[a-z0-9-]+)_(?P<backbone>[a-z0-9]+)_'
@@ -47,13 +48,14 @@ METHODS = {
     'baseline-plus': dict(type='TransferClassifier', head='CosineHead'),
 }
 # image side of the datasets not at 84x84 (Omniglot: 28, grey)
-IMAGE_SIDES = {'mini-imagenet-32px': 32}
+IMAGE_SIDES = {'mini-imagenet-32px': 32, 'cub-32px': 32}
 BACKBONES = {'conv4': 'Conv4', 'resnet12': 'ResNet12', 'wrn': 'WRN'}
 DATASETS = {
     'omniglot': 'Omniglot',
     'mini-imagenet': 'MiniImageNet',
     'mini-imagenet-32px': 'MiniImageNet',  # the 32x32 CPU protocol
     'cub': 'CUB',
+    'cub-32px': 'CUB',  # the 32x32 CPU protocol
     'tiered-imagenet': 'TieredImageNet'
 }
 

@@ -4,6 +4,7 @@ from .base import FewShotDataset
 from .cub import CUB
 from .episodes import (Episode, EpisodicDataset, episode_collate,
                        sample_episode)
+from .image_folder import FewShotImageFolder
 from .mini_imagenet import MiniImageNet
 from .omniglot import Omniglot
 from .samplers import EpisodeStreamSampler
@@ -11,7 +12,8 @@ from .tiered_imagenet import TieredImageNet
 from .transforms import BGRToRGB, LoadImage, ResizeCenterCrop
 
 __all__ = [
-    'FewShotDataset', 'Omniglot', 'MiniImageNet', 'TieredImageNet', 'CUB',
+    'FewShotDataset', 'FewShotImageFolder', 'Omniglot', 'MiniImageNet',
+    'TieredImageNet', 'CUB',
     'Episode', 'EpisodicDataset', 'episode_collate', 'sample_episode',
     'LoadImage', 'BGRToRGB', 'ResizeCenterCrop',
     'EpisodeStreamSampler'

@@ -1,0 +1,139 @@
+"""Gather benchmarks/cub_study.sh's novel-species meta-tests into
+cub_study.md / .csv / .png: every model at 5-way 1- and 5-shot (mean +- 95%
+CI) beside MMFewShot's published numbers (theirs: the full dataset, 84x84,
+GPU), and MTL-MAML's paired differences to MAML and to each other over the
+shared episodes.
+
+    python benchmarks/collect_cub_study.py work_dirs/cub_study
+
+Layout read: OUT/test/<model>/meta_test_*.json (the newest file per cell
+wins; benchmarks/collect_cross_domain.py pairs rows the same way).
+"""
+import csv
+import glob
+import json
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from collect_cross_domain import cell_text, diff_text, paired  # noqa: E402
+
+# folder -> (title, published 1-shot, 5-shot, whose); published numbers
+# from ../shared/data/cub/README.md, the full dataset at 84x84
+MODELS = {
+    'maml': ('MAML', 60.32, 77.03, 'MMFewShot, Conv4, full CUB, 84x84'),
+    'mtl-maml': ('MTL-MAML', None, None, ''),
+    'mtl-maml-warm':
+    ('MTL-MAML (warm start from a half-budget Baseline)', None, None, ''),
+    'protonet': ('ProtoNet', None, None, ''),
+    'baseline-plus': ('Baseline++', None, None, ''),
+}
+# (model, other): paired differences reported
+PAIRS = (('mtl-maml', 'maml'), ('mtl-maml-warm', 'maml'), ('mtl-maml-warm',
+                                                           'mtl-maml'))
+SHOTS = (1, 5)
+
+
+def collect(out_dir: str) -> dict:
+    """{(model, ways, shots): result row}."""
+    cells = {}
+    for model in MODELS:
+        pattern = osp.join(out_dir, 'test', model, 'meta_test_*.json')
+        for path in sorted(glob.glob(pattern)):  # newest last
+            with open(path) as f:
+                for row in json.load(f)['results']:
+                    cells[(model, row['num_ways'], row['num_shots'])] = row
+    return cells
+
+
+def markdown(cells) -> str:
+    lines = [
+        '| model | 5-way 1-shot (ours) | 5-way 5-shot (ours) | published '
+        '1-shot | published 5-shot | published by |',
+        '|---|---|---|---|---|---|'
+    ]
+    for model, (title, one, five, whose) in MODELS.items():
+        ours = [cells.get((model, 5, s)) for s in SHOTS]
+        if not any(ours):
+            continue
+        published = [f'{v:.2f}' if v is not None else '-' for v in (one, five)]
+        lines.append(f'| {title} | {cell_text(ours[0])} | '
+                     f'{cell_text(ours[1])} | {published[0]} | '
+                     f'{published[1]} | {whose or "-"} |')
+    for model, other in PAIRS:
+        for shots in SHOTS:
+            row, base = cells.get((model, 5, shots)), cells.get(
+                (other, 5, shots))
+            difference = paired(row, base) if row and base else None
+            if difference:
+                lines.append(f'\n{model} - {other}, 5-way {shots}-shot, '
+                             f'paired over the same episodes: '
+                             f'{diff_text(difference)}')
+    return '\n'.join(lines)
+
+
+def write_csv(cells, path: str) -> None:
+    with open(path, 'w', newline='') as f:
+        writer = csv.writer(f)
+        writer.writerow([
+            'model', 'ways', 'shots', 'episodes', 'queries', 'seed',
+            'accuracy_mean', 'accuracy_ci95', 'accuracy_std', 'published'
+        ])
+        for (model, ways, shots), row in sorted(cells.items()):
+            published = MODELS[model][1 if shots == 1 else 2]
+            writer.writerow([
+                model, ways, shots, row['num_episodes'],
+                row.get('num_queries', ''),
+                row.get('seed', ''), f"{row['accuracy_mean']:.4f}",
+                f"{row['accuracy_ci95']:.4f}", f"{row['accuracy_std']:.4f}",
+                published if published is not None and ways == 5 else ''
+            ])
+
+
+def plot(cells, path: str) -> None:
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    models = [m for m in MODELS if any(k[0] == m for k in cells)]
+    for offset, shots in ((-0.18, 1), (0.18, 5)):
+        points = [(i, cells[(m, 5, shots)]) for i, m in enumerate(models)
+                  if (m, 5, shots) in cells]
+        ax.bar([i + offset for i, _ in points],
+               [r['accuracy_mean'] for _, r in points],
+               width=0.36,
+               yerr=[r['accuracy_ci95'] for _, r in points],
+               capsize=3,
+               label=f'5-way {shots}-shot')
+    ax.set_xticks(range(len(models)), models, rotation=20, fontsize=8)
+    ax.set_ylabel('accuracy (%), 95% CI')
+    ax.set_title('CUB subset (100 species), novel species, 32x32', fontsize=9)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3, axis='y')
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main():
+    out_dir = sys.argv[1] if len(sys.argv) > 1 else 'work_dirs/cub_study'
+    cells = collect(out_dir)
+    if not cells:
+        sys.exit(f'no meta_test_*.json under {out_dir}/test/<model>/ '
+                 f'(models {list(MODELS)})')
+    base = osp.join(out_dir, 'cub_study')
+    table = markdown(cells)
+    with open(base + '.md', 'w') as f:
+        f.write(table + '\n')
+    write_csv(cells, base + '.csv')
+    plot(cells, base + '.png')
+    print(table)
+    times = osp.join(out_dir, 'train_times.txt')
+    if osp.isfile(times):
+        with open(times) as f:
+            print('\n' + f.read())
+    print(f'written: {base}.md, {base}.csv, {base}.png')
+
+
+if __name__ == '__main__':
+    main()

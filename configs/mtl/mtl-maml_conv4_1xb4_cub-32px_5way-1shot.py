@@ -1,0 +1,6 @@
+# MTL-MAML, CUB at 32x32, 5-way 1-shot: the 5-shot config with 1-shot
+# training, validation and test episodes.
+_base_ = ['./mtl-maml_conv4_1xb4_cub-32px_5way-5shot.py']
+
+shots = dict(dataset=dict(num_shots=1))
+train_dataloader = val_dataloader = test_dataloader = shots
