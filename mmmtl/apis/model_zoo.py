@@ -137,11 +137,10 @@ def _absent_message(name: str, info: Optional[ModelInfo],
            f'checkpoints/{name}.pth')
     train = (info.command.strip() if info and info.command else
              f'python tools/train.py {config}')
-    stem = osp.splitext(osp.basename(config))[0]
-    export = export_command(config, f'work_dirs/{stem}/best_*.pth', out,
-                            name)
+    export = export_command(config, 'CHECKPOINT', out, name)
     return (f'model {name}: {reason}. Train it with\n  {train}\nthen '
-            f'export its weights with\n  {export}\nand add the printed '
+            f'export its weights with\n  {export}\n(CHECKPOINT: the best '
+            'checkpoint that training prints) and add the printed '
             f'Weights lines to its entry in '
             f'{info.metafile if info else "the metafile of its config"}')
 

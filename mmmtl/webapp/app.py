@@ -12,6 +12,8 @@ import logging
 import os
 import os.path as osp
 import shutil
+import signal
+import sys
 import tempfile
 import traceback
 from typing import Callable, Dict, List, Optional
@@ -341,8 +343,9 @@ class WebApp:
 
     def launch(self, host: str = '127.0.0.1', port: int = 7860,
                block: bool = True):
-        """Serve the page; with ``block`` until interrupted (then the
-        app's files are removed). Returns (gradio app, local URL)."""
+        """Serve the page; with ``block`` until interrupted (Ctrl-C or
+        SIGTERM; then the app's files are removed). Returns (gradio app,
+        local URL)."""
         os.environ['GRADIO_TEMP_DIR'] = osp.join(self.folder, 'gradio')
         os.environ.setdefault('GRADIO_ANALYTICS_ENABLED', 'False')
         page = self.build_page()
@@ -357,6 +360,8 @@ class WebApp:
             allowed_paths=[self.folder],
             max_file_size=f'{self.uploads.max_zip_bytes // 10**6}mb')
         if block:
+            # a plain kill stops it as Ctrl-C does, files removed
+            signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
             try:
                 page.block_thread()
             finally:
