@@ -6,14 +6,12 @@ import hashlib
 import io
 import os
 import os.path as osp
-import pickle
 import zipfile
 
 import numpy as np
 import pytest
 import torch
 import yaml
-from mmengine.config import Config
 from PIL import Image
 
 from conftest import REPO

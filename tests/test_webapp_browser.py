@@ -21,7 +21,8 @@ import pytest
 from PIL import Image
 
 from conftest import free_port
-from webapp_fixtures import SHAPES, export_tiny_model, shape_image, write_shapes
+from webapp_fixtures import (SHAPES, export_tiny_model, shape_image,
+                             write_shapes)
 
 CHROMIUM = shutil.which('chromium') or '/usr/bin/chromium'
 CHROMEDRIVER = shutil.which('chromedriver') or '/usr/bin/chromedriver'
