@@ -232,6 +232,9 @@ def test_export_keeps_only_the_weights(tiny):
     leftovers = [n for n in os.listdir(osp.dirname(tiny['weights']))
                  if n != 'tiny.pth']
     assert leftovers == []
+    mask = os.umask(0)
+    os.umask(mask)
+    assert os.stat(tiny['weights']).st_mode & 0o777 == 0o666 & ~mask
 
 
 def write_index(root, tiny, sha256=None) -> None:

@@ -37,6 +37,12 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def export(config: str, checkpoint: str, out: str) -> str:
     """Write the model weights of ``checkpoint`` to ``out``; returns the
     file's SHA-256."""
@@ -48,6 +54,7 @@ def export(config: str, checkpoint: str, out: str) -> str:
     try:
         with os.fdopen(fd, 'wb') as f:
             torch.save(state_dict, f)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's file is private
         os.replace(tmp, out)
     except BaseException:
         if osp.exists(tmp):
