@@ -2,7 +2,9 @@
 sizes, non-images), the work behind the page (build, quality estimate,
 CSV, preview, domain warnings, saved models), the model index API and
 tools/misc/export_model.py."""
+import doctest
 import hashlib
+import importlib
 import io
 import os
 import os.path as osp
@@ -14,7 +16,7 @@ import torch
 import yaml
 from PIL import Image
 
-from conftest import REPO
+from conftest import REPO, load_script
 from mmmtl.apis import (DEFAULT_MODEL, CustomTask, find_test_dataset_cfg,
                         get_model, init_model, list_models, model_info)
 from mmmtl.webapp import UploadStore, Workbench, load_saved_task
@@ -320,3 +322,26 @@ def test_the_app_removes_its_files(tiny):
     assert os.listdir(osp.join(app.folder, 'images'))
     app.close()
     assert not osp.exists(app.folder)
+
+
+def test_webapp_tool_refuses_bad_arguments_and_an_absent_model(capsys):
+    webapp = load_script('tools/webapp.py')
+    for argv, message in (
+        (['a.py'], 'give both CONFIG and CHECKPOINT, or neither'),
+        (['a.py', 'b.pth', '--model', 'x'], 'CONFIG CHECKPOINT or --model')):
+        with pytest.raises(SystemExit):
+            webapp.parse_args(argv)
+        assert message in capsys.readouterr().err
+    pytest.importorskip('gradio')
+    with pytest.raises(SystemExit) as err:
+        webapp.main(['--model', 'no_such_model'])
+    assert "error: model 'no_such_model' is not in" in str(err.value)
+
+
+@pytest.mark.parametrize('name, examples', [('mmmtl.apis.model_zoo', 1),
+                                            ('mmmtl.webapp.uploads', 9)])
+def test_docstring_examples_run(name, examples):
+    module = importlib.import_module(name)
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0
+    assert result.attempted >= examples

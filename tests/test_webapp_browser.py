@@ -63,6 +63,7 @@ def browser():
     from selenium import webdriver
     from selenium.webdriver.chrome.options import Options
     from selenium.webdriver.chrome.service import Service
+    os.environ.setdefault('SE_OFFLINE', 'true')  # no Selenium Manager
     options = Options()
     options.binary_location = CHROMIUM
     for arg in ('--headless=new', '--no-sandbox', '--disable-gpu',

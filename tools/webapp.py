@@ -2,7 +2,7 @@
 each (``pip install -e ".[app]"``):
 
 python tools/webapp.py [CONFIG CHECKPOINT] [--model NAME] [--port 7860]
-    [--host 127.0.0.1]
+    [--host 127.0.0.1] [--threads N]
 
 Without CONFIG CHECKPOINT it starts on the model index's model NAME (by
 default the default model, ``mmmtl.apis.DEFAULT_MODEL``).
@@ -10,7 +10,7 @@ default the default model, ``mmmtl.apis.DEFAULT_MODEL``).
 import argparse
 import sys
 
-from mmmtl.utils import tune_allocator
+from mmmtl.utils import add_threads_option, setup_threads, tune_allocator
 
 
 def parse_args(argv=None):
@@ -24,6 +24,7 @@ def parse_args(argv=None):
     parser.add_argument('--port', type=int, default=7860)
     parser.add_argument('--host', default='127.0.0.1', help='the address '
                         'to serve on (0.0.0.0 opens it to your network)')
+    add_threads_option(parser)
     args = parser.parse_args(argv)
     if bool(args.config) != bool(args.checkpoint):
         parser.error('give both CONFIG and CHECKPOINT, or neither')
@@ -34,6 +35,7 @@ def parse_args(argv=None):
 
 def main(argv=None) -> None:
     args = parse_args(argv)
+    setup_threads(args.threads)
     tune_allocator()
     try:
         import gradio  # noqa: F401
