@@ -9,6 +9,7 @@ with MMMTL_REQUIRE_BROWSER=1 (set by .ci/run, which installs them). With
 MMMTL_WEBAPP_SCREENSHOT=PATH it writes the page's picture there
 (docs/custom_task_app.png is made so).
 """
+import importlib.util
 import io
 import os
 import os.path as osp
@@ -29,10 +30,8 @@ CHROMEDRIVER = shutil.which('chromedriver') or '/usr/bin/chromedriver'
 
 
 def _missing() -> str:
-    for module in ('gradio', 'selenium'):
-        try:
-            __import__(module)
-        except ImportError:
+    for module in ('gradio', 'selenium'):  # found, not imported yet
+        if importlib.util.find_spec(module) is None:
             return f'{module} is not installed (pip install -e ".[app,tests]")'
     for path in (CHROMIUM, CHROMEDRIVER):
         if not osp.isfile(path):

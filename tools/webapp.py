@@ -8,6 +8,7 @@ Without CONFIG CHECKPOINT it starts on the model index's model NAME (by
 default the default model, ``mmmtl.apis.DEFAULT_MODEL``).
 """
 import argparse
+import importlib.util
 import sys
 
 from mmmtl.utils import add_threads_option, setup_threads, tune_allocator
@@ -37,9 +38,7 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     setup_threads(args.threads)
     tune_allocator()
-    try:
-        import gradio  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec('gradio') is None:
         sys.exit('the web app needs Gradio: pip install -e ".[app]"')
     from mmmtl.webapp.app import WebApp, choices_and_loader
     choices, load = choices_and_loader(args.config, args.checkpoint,

@@ -52,6 +52,10 @@ class WebApp:
     def __init__(self, make_workbench: Callable[[str], Workbench],
                  choices: List[str]) -> None:
         self.folder = tempfile.mkdtemp(prefix='mmmtl-webapp-')
+        # Gradio keeps uploads (and, read when it is imported, its other
+        # files) in GRADIO_TEMP_DIR: inside the app's folder, removed with it
+        os.environ['GRADIO_TEMP_DIR'] = osp.join(self.folder, 'gradio')
+        os.environ.setdefault('GRADIO_ANALYTICS_ENABLED', 'False')
         self.uploads = UploadStore(osp.join(self.folder, 'images'))
         self._make_workbench = make_workbench
         self._workbenches: Dict[str, Workbench] = {}
@@ -346,8 +350,6 @@ class WebApp:
         """Serve the page; with ``block`` until interrupted (Ctrl-C or
         SIGTERM; then the app's files are removed). Returns (gradio app,
         local URL)."""
-        os.environ['GRADIO_TEMP_DIR'] = osp.join(self.folder, 'gradio')
-        os.environ.setdefault('GRADIO_ANALYTICS_ENABLED', 'False')
         page = self.build_page()
         self.page = page
         app, url, _ = page.launch(
