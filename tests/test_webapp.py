@@ -345,3 +345,51 @@ def test_docstring_examples_run(name, examples):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.failed == 0
     assert result.attempted >= examples
+
+
+def test_the_app_classifies_a_zip_to_csv_and_loads_saved_models(
+        tiny, tmp_path):
+    from mmmtl.webapp.app import WebApp, choices_and_loader
+    app = WebApp(*reversed(choices_and_loader(tiny['config'],
+                                              tiny['weights'])))
+    try:
+        state = {}
+        with pytest.raises(ValueError, match='build the model'):
+            app.classify_many([tiny['weights']], state)
+        for name, images in tiny['classes'].items():
+            app.add_class(name, [p for p, _ in images], state)
+        status, picture = app.build(state)
+        assert status.startswith('Built: 3 classes: red circle (3), ')
+        assert 'Quality estimate: **' in status and picture.ndim == 3
+        archive = tmp_path / 'queries.zip'
+        queries = [p for images in tiny['classes'].values()
+                   for p, _ in images][::4]
+        with zipfile.ZipFile(archive, 'w') as z:
+            for i, path in enumerate(queries):
+                z.write(path, f'q{i}.png')
+            z.writestr('sub/readme.txt', b'text')
+        status, out = app.classify_many([str(archive)], state)
+        assert status.startswith('3 images classified.\n\n1 files skipped: '
+                                 'queries.zip:sub/readme.txt: not an image')
+        rows = open(out).read().splitlines()[1:]
+        probs = state['task'].probabilities(queries)
+        assert [r.split(',')[0] for r in rows] == ['q0.png', 'q1.png',
+                                                   'q2.png']
+        assert [r.split(',')[1] for r in rows] == [
+            state['task'].classes[int(p.argmax())] for p in probs]
+        status, saved = app.save(state)
+        assert status == ('Saved 3 classes: red circle, green square, '
+                          'blue triangle.')
+        fresh = {}
+        assert app.load(saved, fresh)[0].startswith(
+            'Loaded custom_model.pth: 3 classes (red circle, green square, '
+            'blue triangle); the model sees 32x32 RGB')
+        torch.testing.assert_close(fresh['task'].probabilities(queries),
+                                   probs)
+        cut = tmp_path / 'cut.pth'
+        cut.write_bytes(open(saved, 'rb').read()[:300])
+        with pytest.raises(ValueError, match='cut.pth is not a readable'):
+            app.load(str(cut), fresh)
+        assert fresh['task'] is not None  # the loaded model is kept
+    finally:
+        app.close()
