@@ -56,7 +56,9 @@ class Workbench:
         self.base = task
         self.description = description
         dataset = self.base.dataset_cfg
-        decode = getattr(DATASETS.get(dataset['type']), 'decode_image', None)
+        kind = dataset['type']
+        kind = DATASETS.get(kind) if isinstance(kind, str) else kind
+        decode = getattr(kind, 'decode_image', None)
         params = inspect.signature(decode).parameters if decode else {}
         self.inverted = bool(
             dataset.get('invert', params['invert'].default)
