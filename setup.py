@@ -43,11 +43,13 @@ setup(
     packages=find_packages(exclude=('tests', 'configs', 'tools')),
     python_requires='>=3.9',
     install_requires=read_requirements('runtime.txt'),
-    # the tests exercise the optional TensorBoard backend too
+    # the tests exercise the optional TensorBoard backend too; app: the
+    # web page of tools/webapp.py
     extras_require=dict(
         tests=read_requirements('tests.txt') +
         read_requirements('tensorboard.txt'),
-        tensorboard=read_requirements('tensorboard.txt')),
+        tensorboard=read_requirements('tensorboard.txt'),
+        app=read_requirements('app.txt')),
     package_data=dict(mmmtl=MIM_FILES),
     license='Apache-2.0',
 )

@@ -3,6 +3,7 @@ its protocol, its numbers are the ones of the doc it cites, and the
 generated docs/model_zoo.md, model-index.yml and per-folder READMEs are
 what tools/misc/gen_model_zoo.py makes of the metafiles."""
 import glob
+import hashlib
 import os.path as osp
 import re
 import shutil
@@ -180,3 +181,31 @@ def test_mim_search_shows_every_result_of_an_entry():
     quick = rows['mtl-maml_conv4_1xb8_omniglot_5way-1shot_quick-start']
     assert [quick[f'omniglot/5-way_{k}-shot_accuracy'] for k in (1, 5, 10)
             ] == [90.56, 94.50, 93.54]
+def test_weights_of_an_entry_are_checked_and_listed(tmp_path):
+    root = zoo_copy(tmp_path)
+    (root / 'checkpoints').mkdir()
+    weights = root / 'checkpoints' / 'maml.pth'
+    weights.write_bytes(b'weights of the study model')
+    sha256 = hashlib.sha256(weights.read_bytes()).hexdigest()
+    name = 'maml_conv4_1xb4_omniglot_20way-1shot_study-10min'
+    metafile = root / 'configs' / 'maml' / 'metafile.yml'
+    text = metafile.read_text()
+    entry = f'  - Name: {name}\n'
+    assert entry in text
+    metafile.write_text(text.replace(
+        entry, entry + '    Weights: checkpoints/maml.pth\n'
+        f'    Weights SHA256: {"0" * 64}\n'))
+    with pytest.raises(ValueError, match=f'{name}: Weights checkpoints/'
+                       f'maml.pth has SHA-256 {sha256}, not'):
+        gen_model_zoo.main(['--root', str(root), '--check'])
+    metafile.write_text(text.replace(
+        entry, entry + '    Weights: checkpoints/maml.pth\n'
+        f'    Weights SHA256: {sha256}\n'))
+    assert gen_model_zoo.main(['--root', str(root)]) == 0
+    assert (f'- weights: [checkpoints/maml.pth](../checkpoints/maml.pth) '
+            f"(SHA-256 {sha256}), loaded by `mmmtl.apis.get_model('{name}')`"
+            ) in (root / 'docs' / 'model_zoo.md').read_text()
+    weights.unlink()
+    with pytest.raises(ValueError, match=f'{name}: Weights checkpoints/'
+                       'maml.pth does not exist'):
+        gen_model_zoo.main(['--root', str(root), '--check'])

@@ -8,10 +8,13 @@ results section of every configs/<method>/README.md.
 Edit the metafiles, never the generated text. Every model entry must name an
 existing config and carry its training budget, machine and reproducing
 command; every result its dataset, split, ways, shots, queries, episodes,
-seed, accuracy and 95% CI, and the doc it comes from (``Source``).
+seed, accuracy and 95% CI, and the doc it comes from (``Source``). An entry
+may ship weights (``Weights``: a repository path, ``Weights SHA256``: its
+hash, both printed by tools/misc/export_model.py); the hash is checked.
 """
 import argparse
 import glob
+import hashlib
 import os.path as osp
 import sys
 from typing import Dict, List, Tuple
@@ -65,6 +68,7 @@ def check_metafile(root: str, path: str, meta: dict) -> None:
         if not osp.isfile(osp.join(root, model['Source'])):
             raise ValueError(f"{where}: Source {model['Source']} does not "
                              'exist')
+        check_weights(root, where, model)
         missing = [k for k in METADATA_KEYS if k not in model['Metadata']]
         if missing:
             raise ValueError(f'{where}: Metadata misses {", ".join(missing)}')
@@ -76,6 +80,23 @@ def check_metafile(root: str, path: str, meta: dict) -> None:
             if missing:
                 raise ValueError(f'{where}: a result misses '
                                  f'{", ".join(missing)}')
+
+
+def check_weights(root: str, where: str, model: dict) -> None:
+    """A model's Weights (as tools/misc/export_model.py prints them) must
+    exist and have the recorded SHA-256."""
+    if not model.get('Weights'):
+        return
+    path = osp.join(root, model['Weights'])
+    if not osp.isfile(path):
+        raise ValueError(f"{where}: Weights {model['Weights']} does not "
+                         'exist')
+    with open(path, 'rb') as f:
+        found = hashlib.sha256(f.read()).hexdigest()
+    if found != str(model.get('Weights SHA256')).lower():
+        raise ValueError(f"{where}: Weights {model['Weights']} has SHA-256 "
+                         f"{found}, not the Weights SHA256 "
+                         f"{model.get('Weights SHA256')} of the entry")
 
 
 def load_metafiles(root: str) -> List[Tuple[str, dict]]:
@@ -124,6 +145,11 @@ def render_model(model: dict, link: str) -> List[str]:
     ]
     if meta.get('Best Validation'):
         lines.append(f"- best validation: {meta['Best Validation']}")
+    if model.get('Weights'):
+        lines.append(
+            f"- weights: [{model['Weights']}]({link(model['Weights'])}) "
+            f"(SHA-256 {model['Weights SHA256']}), loaded by "
+            f"`mmmtl.apis.get_model('{model['Name']}')`")
     lines += [
         f"- reported in: [{model['Source']}]({link(model['Source'])})", '',
         '| dataset | split | ways | shots | queries | episodes | seed | '
@@ -165,8 +191,10 @@ def render_model_zoo(metafiles: List[Tuple[str, dict]]) -> str:
         'split, on the reduced 32x32 CPU protocol of docs/mtl.md: the '
         'published results are at 84x84), meta-tested on seeded test '
         'episodes; the 95% confidence interval is 1.96 std / sqrt(episodes). '
-        'No checkpoints are published: each entry gives the commands that '
-        'train and test it, and the doc that discusses it.', '',
+        'An entry with a weights line ships its weights in the repository '
+        '(`mmmtl.apis.get_model(NAME)` loads them); every entry gives the '
+        'commands that train and test it, and the doc that discusses it.',
+        '',
         '| collection | model | config | iterations | training time | '
         'results (accuracy % +- 95% CI) | episodes x queries, seed |',
         '|---|---|---|---|---|---|---|'
