@@ -134,8 +134,8 @@ def model_cfg(regime: dict, vmap) -> dict:
                       **net['backbone']),
         head=dict(type='LinearHead', in_channels=feature_size(net, size)),
         num_ways=regime['ways'],
-        num_inner_steps=regime['steps'],
-        inner_lr=regime['lr'],
+        adapter=dict(type='Finetune', num_steps=regime['steps'],
+                     lr=regime['lr']),
         vmap=vmap)
 
 
@@ -429,7 +429,9 @@ def time_meta_test(episodes: int) -> None:
     regime = REGIMES['omniglot-ref']
     net = NETS['omniglot']
     torch.manual_seed(0)
-    maml = MODELS.build(dict(model_cfg(regime, None), test_num_inner_steps=3))
+    maml_cfg = model_cfg(regime, None)
+    maml_cfg['adapter']['test_cfg'] = dict(num_steps=3)
+    maml = MODELS.build(maml_cfg)
     transfer = MODELS.build(
         dict(type='TransferClassifier',
              backbone=dict(type='Conv4', in_channels=1,
@@ -437,8 +439,9 @@ def time_meta_test(episodes: int) -> None:
              head=dict(type='LinearHead', in_channels=64,
                        num_classes=net['classes'])))
     study = dict(model_cfg(REGIMES['mini-32'], None), num_ways=5,
-                 first_order=True, zero_head=True, test_num_inner_steps=10,
-                 test_batch_size=50, test_line_search=True)
+                 first_order=True)
+    study['adapter'].update(head_init='zero', batch_size=50, line_search=True,
+                            test_cfg=dict(num_steps=10))
     mini = MODELS.build(study)
     mini_nchw = MODELS.build(study)
     mini_nchw.load_state_dict(mini.state_dict())

@@ -46,8 +46,8 @@ first_stream() {
     run transfer "$T" 2000 "5 20"
     run maml_5way "$M" 5000 5
     run mtl-maml_5way "$MM" 5000 5 "${MTL_OLD[@]}"
-    run reptile_5way "$R" 25000 5 model.test_num_inner_steps=10
-    run mtl-reptile_5way "$MR" 25000 5 model.meta_branch.test_num_inner_steps=10 \
+    run reptile_5way "$R" 25000 5 model.adapter.test_cfg.num_steps=10
+    run mtl-reptile_5way "$MR" 25000 5 model.meta_branch.adapter.test_cfg.num_steps=10 \
         "${MTL_OLD[@]}"
 }
 
@@ -55,9 +55,9 @@ second_stream() {
     run maml_20way "$M20" 5000 20
     run mtl-maml_20way "$MM20" 5000 20 "${MTL_OLD[@]}"
     run reptile_20way "$R20" 25000 20 "${R20_EPISODES[@]}" \
-        model.test_num_inner_steps=10
+        model.adapter.test_cfg.num_steps=10
     run mtl-reptile_20way "$MR20" 25000 20 "${R20_EPISODES[@]}" \
-        model.meta_branch.test_num_inner_steps=10 "${MTL_OLD[@]}"
+        model.meta_branch.adapter.test_cfg.num_steps=10 "${MTL_OLD[@]}"
 }
 
 rm -f "$OUT/train_times.txt"

@@ -218,18 +218,28 @@ class BaseFewShotClassifier(BaseModel, metaclass=ABCMeta):
         saved and reloaded with weights-only loading.
         """
         self.check_ways(num_ways)
-        return self.adapter.adapt(self, support, labels, num_ways)
+        return self._own_adapter().adapt(self, support, labels, num_ways)
 
     def predict_query(self, task_state: Dict[str, Tensor],
                       query: Tensor) -> Tensor:
         """Class scores [Q, num_ways] of query images for an adapted task
         (the adapter's ``predict``)."""
-        return self.adapter.predict(self, task_state, query)
+        return self._own_adapter().predict(self, task_state, query)
 
     def fixed_num_ways(self) -> Optional[int]:
         """N of a head with a fixed number of rows that the adapter starts
         from, or None when the model takes episodes of any N."""
-        return self.adapter.fixed_num_ways(self)
+        adapter = getattr(self, 'adapter', None)
+        return None if adapter is None else adapter.fixed_num_ways(self)
+
+    def _own_adapter(self) -> BaseAdapter:
+        adapter = getattr(self, 'adapter', None)
+        if adapter is None:
+            raise NotImplementedError(
+                f'{type(self).__name__} has no adapter: call '
+                'self.build_adapter(cfg) in __init__, or override adapt() '
+                'and predict_query()')
+        return adapter
 
     def check_ways(self, num_ways: int) -> None:
         """Refuse N-way episodes that the model's head cannot score."""
