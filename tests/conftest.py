@@ -215,19 +215,23 @@ def parse_cfg_options(options) -> dict:
 
 
 def hand_meta_test(config, checkpoint, options=(), ways=None, shots=None,
-                   queries=None, episodes=None, seed=None) -> list:
+                   queries=None, episodes=None, seed=None,
+                   adapter=None) -> list:
     """Per-episode accuracies (%) of a checkpoint meta-tested without the
     Runner, its test loop or the metric: the config's model built, the
     checkpoint's state_dict loaded strictly by hand, the test episodes
     rebuilt from the config with the same seed, images normalised here, and
-    each episode scored by the model's own adapt / predict_query, its correct
-    queries counted here. tools/test.py must report these numbers."""
+    each episode scored by the model's own adapt / predict_query (or those of
+    ``adapter``, a config put in the model's), its correct queries counted
+    here. tools/test.py must report these numbers."""
     cfg = Config.fromfile(config)
     if options:
         cfg.merge_from_dict(parse_cfg_options(options))
     model = MODELS.build(cfg.model)
     state = load_checkpoint_file(checkpoint, map_location='cpu')
     model.load_state_dict(state['state_dict'], strict=True)
+    if adapter is not None:
+        model.set_adapter(adapter)
     model.eval()
     episodes_cfg = copy.deepcopy(cfg.test_dataloader.dataset)
     for key, value in (('num_ways', ways), ('num_shots', shots),

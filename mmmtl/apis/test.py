@@ -3,12 +3,13 @@ several ways x shots settings (:class:`MetaTestLoop`)."""
 import argparse
 import os
 import os.path as osp
-from typing import List
+from typing import List, Optional
 
 from mmengine.config import Config, DictAction
 from mmengine.model import is_model_wrapper
 
 from mmmtl.models.adapters.presets import PRESETS, adapter_cfg
+from mmmtl.registry import MODELS
 from mmmtl.utils import (add_threads_option, finish_distributed,
                          register_all_modules, setup_cfg, setup_threads,
                          tune_allocator)
@@ -105,18 +106,22 @@ def meta_test_cfg(args, cfg: Config) -> Config:
     return cfg
 
 
-def check_cells(model, settings: List[tuple]) -> None:
+def check_cells(model,
+                settings: List[tuple],
+                adapter: Optional[dict] = None) -> None:
     """Refuse, before any cell runs, the (ways, shots) cells the model
-    cannot meta-test (``model.check_ways``: a head with a fixed number of
-    ways), naming the cells and the model's constraint."""
+    cannot meta-test with its adapter or ``adapter`` (``model.check_ways``:
+    a head with a fixed number of ways), naming the cells and the model's
+    constraint."""
     model = model.module if is_model_wrapper(model) else model
     check_ways = getattr(model, 'check_ways', None)
     if check_ways is None:  # a model outside mmmtl's base class
         return
+    built = None if adapter is None else MODELS.build(adapter)
     refused, reason = [], ''
     for ways, shots in settings:
         try:
-            check_ways(ways)
+            check_ways(ways, built)
         except ValueError as err:
             refused.append(f'({ways}, {shots})')
             reason = str(err)
@@ -138,7 +143,8 @@ def main(argv=None) -> List[dict]:
     from mmmtl.registry import RUNNERS
     cfg = meta_test_cfg(args, setup_cfg(args, Config.fromfile(args.config)))
     runner = RUNNERS.build(cfg)
-    check_cells(runner.model, cfg.test_cfg['settings'])
+    check_cells(runner.model, cfg.test_cfg['settings'],
+                cfg.test_cfg['adapter'])
     runner.register_hook(MetaTestProgressHook())
     rows = runner.test()
     del runner

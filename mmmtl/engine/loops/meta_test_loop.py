@@ -111,15 +111,12 @@ class MetaTestLoop(BaseLoop):
         return loader
 
     def use_adapter(self) -> str:
-        """Put ``adapter`` in the (loaded) model's place, check every cell's
-        N against the model before any runs, and return the adapter's
-        description."""
+        """Put ``adapter`` in the (loaded) model's place and return the
+        adapter's description."""
         model = self.runner.model
         model = model.module if is_model_wrapper(model) else model
         if self.adapter is not None:
             model.set_adapter(self.adapter)
-        for ways, shots in self.settings:
-            model.check_ways(ways)
         return model.adapter.describe()
 
     def run(self) -> List[dict]:

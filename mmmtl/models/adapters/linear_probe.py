@@ -88,7 +88,7 @@ class LinearProbe(BaseAdapter):
                                       lr=1.0,
                                       max_iter=self.max_iter,
                                       tolerance_grad=self.tolerance,
-                                      tolerance_change=1e-12,
+                                      tolerance_change=0.0,
                                       history_size=20,
                                       line_search_fn='strong_wolfe')
 

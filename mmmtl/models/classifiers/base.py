@@ -226,10 +226,12 @@ class BaseFewShotClassifier(BaseModel, metaclass=ABCMeta):
         (the adapter's ``predict``)."""
         return self._own_adapter().predict(self, task_state, query)
 
-    def fixed_num_ways(self) -> Optional[int]:
-        """N of a head with a fixed number of rows that the adapter starts
-        from, or None when the model takes episodes of any N."""
-        adapter = getattr(self, 'adapter', None)
+    def fixed_num_ways(self,
+                       adapter: Optional[BaseAdapter] = None) -> Optional[int]:
+        """N of a head with a fixed number of rows that the adapter (or
+        ``adapter``, one to meta-test with) starts from, or None when the
+        model takes episodes of any N."""
+        adapter = adapter or getattr(self, 'adapter', None)
         return None if adapter is None else adapter.fixed_num_ways(self)
 
     def _own_adapter(self) -> BaseAdapter:
@@ -241,9 +243,12 @@ class BaseFewShotClassifier(BaseModel, metaclass=ABCMeta):
                 'and predict_query()')
         return adapter
 
-    def check_ways(self, num_ways: int) -> None:
-        """Refuse N-way episodes that the model's head cannot score."""
-        fixed = self.fixed_num_ways()
+    def check_ways(self,
+                   num_ways: int,
+                   adapter: Optional[BaseAdapter] = None) -> None:
+        """Refuse N-way episodes that the model's head cannot score (with
+        its adapter, or with ``adapter``)."""
+        fixed = self.fixed_num_ways(adapter)
         if fixed is not None and num_ways != fixed:
             raise ValueError(
                 f'{type(self).__name__} has a {fixed}-way '

@@ -225,8 +225,8 @@ class MTL(BaseFewShotClassifier):
                       query: Tensor) -> Tensor:
         return self.meta_branch.predict_query(task_state, query)
 
-    def fixed_num_ways(self) -> Optional[int]:
-        return self.meta_branch.fixed_num_ways()
+    def fixed_num_ways(self, adapter=None) -> Optional[int]:
+        return self.meta_branch.fixed_num_ways(adapter)
 
 
 def _drop_branch_backbones(module: MTL, state_dict: dict, prefix: str,
