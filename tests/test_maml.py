@@ -164,15 +164,88 @@ def test_bn_policy_must_match_backbone():
         build(bn_policy='none')
 
 
-@pytest.mark.parametrize('mode,shape', [('per_step', (2, )),
+def distinct_rates(model, seed=6):
+    """Give every learned rate its own value (per step and parameter)."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for rate in model.inner_lrs.values():
+            rate.copy_(torch.rand(rate.shape, generator=gen,
+                                  dtype=rate.dtype) * 0.5 + 0.05)
+
+
+def rate_of(model, name, step):
+    """The learned rate of parameter ``name`` at inner step ``step``:
+    MAML++ keeps one per step ([S]), Meta-SGD one for all steps
+    ([1, *shape])."""
+    rate = model.inner_lrs[name.replace('.', '-')]
+    return rate[step] if model.learn_inner_lr == 'per_step' else rate[0]
+
+
+def hand_maml_loss(model, inputs, labels, steps):
+    """The MAML++ / Meta-SGD objective unrolled by hand: per task, ``steps``
+    differentiable SGD steps, each parameter at its own rate of that
+    step, then the query cross-entropy; the mean over the tasks."""
+    num_support = WAYS * SHOTS
+    shared = model.shared_params()
+    total = 0
+    for x, y in zip(inputs, labels):
+        fast = dict(shared)
+        for step in range(steps):
+            loss = F.cross_entropy(
+                model.logits(fast, x[:num_support]), y[:num_support])
+            grads = torch.autograd.grad(
+                loss, list(fast.values()), create_graph=True)
+            fast = {
+                n: p - rate_of(model, n, step) * g
+                for (n, p), g in zip(fast.items(), grads)
+            }
+        total = total + F.cross_entropy(
+            model.logits(fast, x[num_support:]), y[num_support:])
+    return total / len(inputs)
+
+
+@pytest.mark.parametrize('mode,shape', [('per_step', (3, )),
                                         ('per_param', (1, 3, 12))])
 def test_learned_inner_rates(mode, shape):
-    model = build(learn_inner_lr=mode, adapt='head.')
-    assert set(model.inner_lrs) == {'head-fc-weight', 'head-fc-bias'}
+    """MAML++ (a rate per step and tensor) and Meta-SGD (a rate per
+    element), every rate different: MAML.loss and its gradient w.r.t. the
+    weights and the rates equal a hand-unrolled 3-step loop's (float64);
+    at meta-test, adapt() equals a hand-written SGD loop at those rates."""
+    model = build(learn_inner_lr=mode, num_inner_steps=3)
+    assert set(model.inner_lrs) == {
+        n.replace('.', '-') for n in model.shared_params()}
     assert model.inner_lrs['head-fc-weight'].shape == shape
-    _, grads = meta_grads(model)
-    assert grads['inner_lrs.head-fc-weight'].abs().sum() > 0
-    assert grads['backbone.layers.0.0.weight'].abs().sum() > 0
+    distinct_rates(model)
+    loss, grads = meta_grads(model)
+    inputs, samples = meta_batch()
+    labels = samples['episode_label']
+    expected = hand_maml_loss(model, inputs, labels, 3)
+    assert torch.allclose(loss, expected, rtol=1e-12)
+    params = dict(model.named_parameters())
+    hand = torch.autograd.grad(expected, list(params.values()))
+    for (name, p), h in zip(params.items(), hand):
+        assert torch.allclose(grads[name], h, rtol=1e-9, atol=1e-12), name
+    if mode == 'per_step':  # each step's rate has its own gradient
+        for name in model.inner_lrs:
+            assert (grads[f'inner_lrs.{name}'] != 0).all(), name
+    # meta-test: plain SGD steps at the learned rate of each step
+    model.eval()
+    num_support = WAYS * SHOTS
+    support, support_y = inputs[0, :num_support], labels[0, :num_support]
+    state = model.adapt(support, support_y, WAYS)
+    fast = {n: p.detach() for n, p in model.shared_params().items()}
+    for step in range(3):
+        with torch.enable_grad():
+            leaves = {n: p.clone().requires_grad_() for n, p in fast.items()}
+            step_grads = torch.autograd.grad(
+                F.cross_entropy(model.logits(leaves, support), support_y),
+                list(leaves.values()))
+        fast = {
+            n: p - rate_of(model, n, step).detach() * g
+            for (n, p), g in zip(fast.items(), step_grads)
+        }
+    for name, p in fast.items():
+        assert torch.allclose(state[name], p, atol=1e-12), name
 
 
 def hand_sgd(model, images, labels, steps, lr):
