@@ -99,19 +99,20 @@ def run_train(config, work_dir, nproc, *options, pythonpath=()):
         os.environ,
         OMP_NUM_THREADS='1',
         PYTHONPATH=os.pathsep.join([REPO, *pythonpath]))
-    if nproc == 1:
-        cmd = [sys.executable, osp.join(REPO, 'tools/train.py')]
-    else:
-        cmd = [
-            sys.executable, '-m', 'torch.distributed.run',
-            f'--nproc_per_node={nproc}', f'--master_port={free_port()}',
-            osp.join(REPO, 'tools/train.py')
-        ]
-    cmd += [config, '--work-dir', str(work_dir), *options]
-    if nproc > 1:
-        cmd += ['--launcher', 'pytorch']
-    proc = subprocess.run(
-        cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    with free_port() as port:
+        if nproc == 1:
+            cmd = [sys.executable, osp.join(REPO, 'tools/train.py')]
+        else:
+            cmd = [
+                sys.executable, '-m', 'torch.distributed.run',
+                f'--nproc_per_node={nproc}', f'--master_port={port}',
+                osp.join(REPO, 'tools/train.py')
+            ]
+        cmd += [config, '--work-dir', str(work_dir), *options]
+        if nproc > 1:
+            cmd += ['--launcher', 'pytorch']
+        proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True,
+                              text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
 
 

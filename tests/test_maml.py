@@ -155,6 +155,59 @@ def test_running_policy_trains_with_loop_and_tests_with_running_stats():
         model.predict_query(state, query[:1]))
 
 
+def conv4_head_by_hand(model, params, images):
+    """The model's Conv4 + linear head written out with torch.nn.functional,
+    batch norm by the layers' running statistics (non-transductive)."""
+    x = images
+    for i, block in enumerate(model.backbone.layers):
+        norm = block[1]
+        x = F.conv2d(x, params[f'backbone.layers.{i}.0.weight'],
+                     params[f'backbone.layers.{i}.0.bias'], padding=1)
+        x = F.batch_norm(x, norm.running_mean, norm.running_var,
+                         params[f'backbone.layers.{i}.1.weight'],
+                         params[f'backbone.layers.{i}.1.bias'],
+                         training=False, eps=norm.eps)
+        x = F.max_pool2d(F.relu(x), 2)
+    return F.linear(x.flatten(1), params['head.fc.weight'],
+                    params['head.fc.bias'])
+
+
+def test_running_policy_meta_test_by_hand_with_running_statistics():
+    """bn_policy='running' at meta-test: test_num_inner_steps SGD steps on
+    the support loss and the query scores, both normalised with the running
+    statistics (random ones here), equal a hand computation; the running
+    statistics stay as they were."""
+    model = build('running', test_num_inner_steps=3)
+    gen = torch.Generator().manual_seed(8)
+    norms = [block[1] for block in model.backbone.layers]
+    with torch.no_grad():
+        for norm in norms:
+            norm.running_mean.copy_(torch.randn(3, generator=gen) * 0.5)
+            norm.running_var.copy_(torch.rand(3, generator=gen) + 0.5)
+    stats = [(n.running_mean.clone(), n.running_var.clone()) for n in norms]
+    model.eval()
+    inputs, samples = meta_batch()
+    num_support = WAYS * SHOTS
+    support, query = inputs[0, :num_support], inputs[0, num_support:]
+    labels = samples['episode_label'][0, :num_support]
+    state = model.adapt(support, labels, WAYS)
+    fast = {n: p.detach() for n, p in model.shared_params().items()}
+    for _ in range(3):
+        leaves = {n: p.clone().requires_grad_() for n, p in fast.items()}
+        loss = F.cross_entropy(conv4_head_by_hand(model, leaves, support),
+                               labels)
+        grads = torch.autograd.grad(loss, list(leaves.values()))
+        fast = {n: p - 0.4 * g for (n, p), g in zip(fast.items(), grads)}
+    for name, p in fast.items():
+        assert torch.allclose(state[name], p, atol=1e-12), name
+    assert torch.allclose(model.predict_query(state, query),
+                          conv4_head_by_hand(model, fast, query),
+                          atol=1e-12)
+    for norm, (mean, var) in zip(norms, stats):
+        assert torch.equal(norm.running_mean, mean)
+        assert torch.equal(norm.running_var, var)
+
+
 def test_bn_policy_must_match_backbone():
     with pytest.raises(ValueError, match='track_running_stats=True'):
         build('running', backbone=dict(type='Conv4', in_channels=1,

@@ -96,8 +96,15 @@ MUTATIONS = [
     Mutation(
         'running-bn-batch-stats-at-test',
         'mmmtl/models/classifiers/gradient_meta_learner.py',
-        'and m.training and m.track_running_stats',
-        'and m.track_running_stats',
+        'and m.training and m.track_running_stats\n'
+        '        ]\n'
+        '        for m in frozen:\n'
+        '            m.track_running_stats = False\n',
+        'and m.track_running_stats\n'
+        '        ]\n'
+        '        for m in frozen:\n'
+        '            m.track_running_stats = False\n'
+        '            m.train()\n',
         ['tests/test_maml.py']),
     Mutation(
         'sampler-rank-blocks', 'mmmtl/datasets/samplers.py',
