@@ -107,6 +107,16 @@ MUTATIONS = [
         '            m.train()\n',
         ['tests/test_maml.py']),
     Mutation(
+        'meta-test-scores-support', 'mmmtl/models/classifiers/base.py',
+        'in zip(*episodes[:4]):', 'in zip(*(episodes[:2] * 2)):',
+        ['tests/test_transfer.py']),
+    Mutation(
+        'transfer-skips-finetuning', 'mmmtl/models/classifiers/transfer.py',
+        "fast = finetune_head(head, params, feats, labels, cfg['num_steps'],"
+        "\n                             cfg['lr'])",
+        'fast = params',
+        ['tests/test_transfer.py']),
+    Mutation(
         'sampler-rank-blocks', 'mmmtl/datasets/samplers.py',
         'index = self.rank\n', 'index = self.rank * self.world_size\n',
         ['tests/test_samplers.py']),
