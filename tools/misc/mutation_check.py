@@ -120,6 +120,64 @@ MUTATIONS = [
         'sampler-rank-blocks', 'mmmtl/datasets/samplers.py',
         'index = self.rank\n', 'index = self.rank * self.world_size\n',
         ['tests/test_samplers.py']),
+    Mutation(
+        'metric-sorts-per-rank',
+        'mmmtl/evaluation/metrics/few_shot_accuracy.py',
+        'self.results.append(correct.float().mean().item() * 100)\n',
+        'self.results.append(correct.float().mean().item() * 100)\n'
+        '            self.results.sort()\n',
+        ['tests/test_tools.py::test_two_cpu_ranks_train_and_test']),
+    Mutation(
+        'maml-meta-loss-negated', 'mmmtl/models/classifiers/maml.py',
+        'logs = dict(loss=losses.mean(),', 'logs = dict(loss=-losses.mean(),',
+        ['tests/test_learning_signal.py']),
+    Mutation(
+        'protonet-trains-on-shifted-labels',
+        'mmmtl/models/classifiers/protonet.py',
+        'losses.append(F.cross_entropy(scores, query_y))',
+        'losses.append(F.cross_entropy(scores, (query_y + 1) % '
+        'episodes.num_ways))',
+        ['tests/test_learning_signal.py']),
+    Mutation(
+        'episode-query-labels-interleaved', 'mmmtl/datasets/episodes.py',
+        'np.repeat(np.arange(self.num_ways), self.num_queries)',
+        'np.tile(np.arange(self.num_ways), self.num_queries)',
+        ['tests/test_datasets_mini_imagenet.py::test_episodes']),
+    Mutation(
+        'colour-jitter-brightness', 'configs/_base_/datasets/rgb84.py',
+        'brightness=0.4,', 'brightness=0.2,',
+        ['tests/test_datasets_mini_imagenet.py::'
+         'test_mmpretrain_transforms_build_through_mmmtl']),
+    Mutation(
+        'bgr-to-rgb-noop', 'mmmtl/datasets/transforms.py',
+        'cv2.cvtColor(img, cv2.COLOR_BGR2RGB)', 'img',
+        ['tests/test_datasets_tiered_imagenet.py::test_config_pipelines']),
+    Mutation(
+        'curves-blank-training-panels',
+        'mmmtl/engine/hooks/curves_hook.py',
+        'ax.plot(*zip(*points), label=key)', 'ax.plot([], [], label=key)',
+        ['tests/test_run_outputs.py::test_training_curves_png_is_written']),
+    Mutation(
+        'native-bf16-when-emulated',
+        'mmmtl/engine/optim_wrappers/autocast_optim_wrapper.py',
+        '                    and supported()\n'
+        '                    and (torch.cpu._is_avx512_bf16_supported()\n'
+        '                         or torch.cpu._is_amx_tile_supported()))',
+        '                    and supported())',
+        ['tests/test_autocast_optim_wrapper.py']),
+    Mutation(
+        'cpu-dist-no-group', 'mmmtl/utils/distributed.py',
+        "dist.init_process_group('gloo')", 'pass',
+        ['tests/test_utils.py::test_cpu_distributed_helpers']),
+    Mutation(
+        'allocator-low-mmap-threshold', 'mmmtl/utils/allocator.py',
+        'mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)',
+        'mallopt(M_MMAP_THRESHOLD, 1 << 20)',
+        ['tests/test_utils.py::test_tune_allocator_keeps_freed_memory']),
+    Mutation(
+        'wheel-without-base-configs', 'setup.py',
+        "    '.mim/configs/_base_/*/*.py',\n", '',
+        ['tests/test_mim.py']),
 ]
 
 
@@ -177,6 +235,7 @@ def check(mutations: List[Mutation], timeout: float) -> List[tuple]:
         scratch = osp.join(tmp, 'repo')
         copy_tree(scratch)
         tests = sorted({t for m in mutations for t in m.tests})
+        print(f'unmutated: {" ".join(tests)}', file=sys.stderr, flush=True)
         status = run_tests(scratch, tests, timeout * len(tests))
         if status != 0:
             sys.exit(f'the unmutated copy fails its tests (pytest exit '
@@ -200,7 +259,7 @@ def print_table(rows: List[tuple]) -> None:
     print('| mutation | file | tests | result | seconds |')
     print('|---|---|---|---|---|')
     for mutation, verdict, seconds in rows:
-        tests = ', '.join(osp.basename(t) for t in mutation.tests)
+        tests = ', '.join(t[len('tests/'):] for t in mutation.tests)
         print(f'| {mutation.name} | {mutation.path} | {tests} | {verdict} '
               f'| {seconds:.0f} |')
     killed = sum(verdict == 'killed' for _, verdict, _ in rows)
