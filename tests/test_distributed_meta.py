@@ -121,6 +121,25 @@ def train(config, work_dir, nproc):
     return load_checkpoint(str(work_dir / 'iter_3.pth'))
 
 
+def test_free_port_is_held_until_torchrun_binds_it():
+    """free_port keeps its port from every other bind (a run asking for a
+    free port, or for this one) for the block, while a TCPStore (what
+    torchrun's rendezvous listens with) binds it."""
+    import datetime
+    import socket
+
+    import torch.distributed as dist
+    with free_port() as port:
+        with socket.socket() as other:
+            with pytest.raises(OSError):
+                other.bind(('127.0.0.1', port))
+        store = dist.TCPStore('127.0.0.1', port, 1, True,
+                              timeout=datetime.timedelta(seconds=30))
+        store.set('key', 'value')
+        assert store.get('key') == b'value'
+        del store
+
+
 @pytest.mark.parametrize('method', ['maml', 'reptile', 'mtl'])
 def test_two_ranks_equal_one_rank_with_double_meta_batch(
         method, tiny_omniglot, tmp_path):
