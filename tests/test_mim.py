@@ -8,6 +8,7 @@ import glob
 import json
 import os
 import os.path as osp
+import shutil
 import subprocess
 import sys
 
@@ -31,10 +32,21 @@ def mim_available():
 def wheel_site(tmp_path_factory):
     """A wheel of this tree (no network: no build isolation, no
     dependencies), installed into its own folder that comes first on the
-    path: the packaged mmmtl is found there, not the editable checkout."""
+    path: the packaged mmmtl is found there, not the editable checkout.
+    Built from a copy without build outputs: setuptools builds in the
+    source tree and would pack a stale build/ folder's files too."""
     tmp_path = tmp_path_factory.mktemp('wheel')
+    source = tmp_path / 'source'
+    top = shutil.ignore_patterns('.git', 'data', 'build', 'work_dirs',
+                                 '.venv*', '*.egg-info')
+
+    def ignore(folder, names):
+        return (top(folder, names) if osp.samefile(folder, REPO) else
+                set()) | {n for n in names if n == '__pycache__'}
+
+    shutil.copytree(REPO, source, symlinks=True, ignore=ignore)
     run = subprocess.run([
-        sys.executable, '-m', 'pip', 'wheel', REPO, '--no-deps',
+        sys.executable, '-m', 'pip', 'wheel', str(source), '--no-deps',
         '--no-build-isolation', '-q', '-w',
         str(tmp_path / 'wheel')
     ], capture_output=True, text=True)

@@ -3,17 +3,17 @@ the tests meant to catch each: a mutation the tests survive marks a test
 that would pass with the behaviour broken.
 
     python tools/misc/mutation_check.py                  # every mutation
-    python tools/misc/mutation_check.py --only conv4-no-relu wrn-dropout
+    python tools/misc/mutation_check.py --only conv4-no-relu maml++-step0-rate
     python tools/misc/mutation_check.py --list
 
-The working tree (committed or not; without .git, data/, work_dirs/ and
-virtual environments) is copied once to a temporary folder. The test files
-of every mutation must pass there unmutated; then each mutation replaces
-its original snippet (which must occur exactly once in its file), runs its
-test files with ``pytest -x`` on one thread and restores the file. A
-mutation is killed when pytest reports a failed test (exit status 1).
-Minutes, not run by CI (docs/DEVELOPING.md). The exit status is 1 when a
-mutation survived or errored.
+The working tree (committed or not; without .git, data/, build outputs,
+work_dirs/ and virtual environments) is copied once to a temporary folder.
+The test files of every mutation must pass there unmutated; then each
+mutation replaces its original snippet (which must occur exactly once in
+its file), runs its test files with ``pytest -x`` on one thread and
+restores the file. A mutation is killed when pytest reports a failed test
+(exit status 1). Minutes, not run by CI (docs/DEVELOPING.md). The exit
+status is 1 when a mutation survived or errored.
 """
 import argparse
 import os
@@ -26,8 +26,10 @@ import time
 from typing import Dict, List, NamedTuple, Sequence
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-IGNORED = ('.git', 'data', 'work_dirs', '.venv*', '__pycache__',
-           '*.egg-info', '.pytest_cache', 'build')
+# not copied: at the top of the tree only (tests/data and tools/data are
+# needed); __pycache__ everywhere
+IGNORED = ('.git', 'data', 'work_dirs', '.venv*', '*.egg-info',
+           '.pytest_cache', 'build')
 
 
 class Mutation(NamedTuple):
@@ -184,8 +186,13 @@ MUTATIONS = [
 def copy_tree(dest: str) -> None:
     """The working tree at ``dest``, without version control, data and
     build outputs."""
-    shutil.copytree(ROOT, dest, ignore=shutil.ignore_patterns(*IGNORED),
-                    symlinks=True)
+    top = shutil.ignore_patterns(*IGNORED)
+
+    def ignore(folder, names):
+        return (top(folder, names) if osp.samefile(folder, ROOT) else
+                set()) | {n for n in names if n == '__pycache__'}
+
+    shutil.copytree(ROOT, dest, ignore=ignore, symlinks=True)
 
 
 def test_env(scratch: str) -> Dict[str, str]:
