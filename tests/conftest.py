@@ -7,11 +7,13 @@ from ``REAL_DATASETS``. A test needing a listed dataset that is absent fails
 instead of skipping, so that a broken data path cannot turn tests off
 unseen."""
 import argparse
+import contextlib
 import copy
 import importlib.util
 import os
 import os.path as osp
 import socket
+from typing import Iterator
 
 import numpy as np
 import pytest
@@ -189,11 +191,21 @@ def random_meta_batch(ways, shots, queries, tasks, num_classes, seed=0,
         num_queries=queries)
 
 
-def free_port() -> int:
-    """A TCP port free now (bound to port 0, the OS picks), for torchrun."""
+@contextlib.contextmanager
+def free_port() -> Iterator[int]:
+    """A TCP port for torchrun's ``--master_port``, held for the ``with``
+    block: a socket bound to it (the OS picks a free one), not listening,
+    with SO_REUSEADDR. While it is held the OS gives the port to no other
+    request for a free port (a released port could go to another run
+    before torchrun binds it), and torchrun's TCPStore, which binds with
+    SO_REUSEADDR too, can still listen on it.
+
+    Example: ``with free_port() as port: subprocess.run([... port ...])``
+    """
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
+        yield s.getsockname()[1]
 
 
 def load_script(path: str):

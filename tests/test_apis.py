@@ -259,7 +259,11 @@ def test_meta_learners_through_the_same_protocol(custom_task, tmp_path,
                                                  config):
     """Any classifier of the meta-test protocol adapts, predicts and reloads
     (ProtoNet, MAML, Reptile, MTL, Sun et al.'s SS, from a weights-only
-    state_dict checkpoint)."""
+    state_dict checkpoint). Adapting learns the support labels: an
+    untrained model adapted to the support drawings, and adapted to them
+    relabelled (class c -> c + 1), each predicts the drawings' labels it was
+    given more often than the other labels, which no task state
+    independent of the support labels can do."""
     _, support, queries, _ = custom_task
     config = osp.join(REPO, 'configs', config)
     torch.manual_seed(0)
@@ -269,6 +273,18 @@ def test_meta_learners_through_the_same_protocol(custom_task, tmp_path,
     task = CustomTask.from_config(config, checkpoint).adapt(support)
     probs = task.probabilities(queries)
     assert probs.shape == (len(queries), 5)
+    pairs = read_support_folder(support)
+    images = task._inputs([image for image, _ in pairs])
+    labels = torch.tensor([task.classes.index(c) for _, c in pairs])
+    assert torch.equal(probs, torch.softmax(task.model.predict_query(
+        task.task_state, task._inputs(queries)), -1))
+    for shift in (0, 1):
+        shifted = (labels + shift) % 5
+        state = task.model.adapt(images, shifted, 5)
+        predicted = task.model.predict_query(state, images).argmax(-1)
+        own = (predicted == shifted).float().mean()
+        other = (predicted == (labels + 1 - shift) % 5).float().mean()
+        assert own > other, (shift, own, other)
     task.save(str(tmp_path / 'adapted.pth'))
     reloaded = CustomTask.load(str(tmp_path / 'adapted.pth'))
     assert torch.equal(reloaded.probabilities(queries), probs)

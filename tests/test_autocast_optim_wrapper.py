@@ -65,8 +65,32 @@ def test_built_from_config():
     assert optim.compute_dtype(torch.device('cpu')) == torch.bfloat16
 
 
-def test_native_bf16_reports_a_bool():
-    assert isinstance(module.native_bf16(torch.device('cpu')), bool)
+def cpu_flags() -> set:
+    """The CPU feature flags Linux reports (empty elsewhere)."""
+    try:
+        with open('/proc/cpuinfo') as f:
+            return {flag for line in f if line.startswith('flags')
+                    for flag in line.split(':', 1)[1].split()}
+    except OSError:
+        return set()
+
+
+def test_native_bf16_follows_the_cpu_instructions(monkeypatch):
+    """True on a CPU with the bfloat16 instructions (AVX512-BF16 or AMX,
+    read from /proc/cpuinfo here), False without them, also where oneDNN
+    would emulate bfloat16 on AVX512 (patched); False on other devices."""
+    flags = cpu_flags()
+    if not flags:
+        pytest.skip('no /proc/cpuinfo flags to compare with')
+    assert module.native_bf16(torch.device('cpu')) is bool(
+        torch.backends.mkldnn.is_available()
+        and {'avx512_bf16', 'amx_bf16'} & flags)
+    monkeypatch.setattr(torch.ops.mkldnn, '_is_mkldnn_bf16_supported',
+                        lambda: True)
+    monkeypatch.setattr(torch.cpu, '_is_avx512_bf16_supported',
+                        lambda: False)
+    monkeypatch.setattr(torch.cpu, '_is_amx_tile_supported', lambda: False)
+    assert module.native_bf16(torch.device('cpu')) is False
     assert module.native_bf16(torch.device('meta')) is False
 
 

@@ -90,39 +90,6 @@ def test_wrn_28_10():
     assert forward_backward(model).shape == (2, 640)
 
 
-def test_wrn_options():
-    model = MODELS.build(
-        dict(type='WRN', depth=10, widen_factor=2, drop_rate=0.3,
-             track_running_stats=False, avg_pool=False))
-    assert model.out_channels == 128
-    assert forward_backward(model, size=32).shape == (2, 128 * 8 * 8)
-    with pytest.raises(ValueError, match='6n \\+ 4'):
-        MODELS.build(dict(type='WRN', depth=27))
-
-
-def test_mmpretrain_backbone_by_config():
-    raw = MODELS.build(dict(type='mmpretrain.ResNet', depth=18))
-    out = raw(torch.randn(2, 3, 32, 32))
-    assert isinstance(out, tuple) and out[-1].shape == (2, 512, 1, 1)
-    model = MODELS.build(
-        dict(
-            type='MMPretrainBackbone',
-            backbone=dict(type='mmpretrain.ResNet', depth=18)))
-    assert model.out_channels == 512
-    assert forward_backward(model, size=32).shape == (2, 512)
-    classifier = MODELS.build(
-        dict(
-            type='TransferClassifier',
-            backbone=dict(
-                type='MMPretrainBackbone',
-                backbone=dict(
-                    type='mmpretrain.ResNet', depth=18, out_indices=(2, ))),
-            head=dict(type='LinearHead', in_channels=256, num_classes=5)))
-    losses = classifier.loss(
-        torch.randn(4, 3, 32, 32), dict(gt_label=torch.tensor([0, 1, 2, 3])))
-    assert losses['loss'].requires_grad
-
-
 NEW_CONFIGS = sorted(
     f for f in glob.glob(osp.join(REPO, 'configs/transfer/*.py'))
     if any(name in f for name in ('mini-imagenet', 'tiered-imagenet', 'cub'))

@@ -8,6 +8,7 @@ import importlib.util
 import json
 import os
 import os.path as osp
+import random
 import shutil
 import tarfile
 import zipfile
@@ -40,9 +41,10 @@ CSV_K = [1, 2, 4, 5]  # the k-th image by number, 1-based
 
 
 def colour(wnid: str, k: int) -> tuple:
-    """A distinct RGB colour per (class, k) with R, G, B all different."""
+    """A distinct RGB colour per (class, k) with R, G, B all different; R
+    tells the class (classes of a split 37 apart), G and B the image."""
     c = int(wnid[1:]) % 97
-    return (40 + 2 * c, 200 - 30 * k, 90 + 3 * k)
+    return ((40 + 37 * c) % 256, 200 - 30 * k, 90 + 3 * k)
 
 
 def csv_name(wnid: str, k: int) -> str:
@@ -169,24 +171,75 @@ def test_pipeline_gives_rgb_84x84(tmp_path, layout):
     assert item['img'].dtype == torch.uint8
 
 
+def seeded(transform, results: dict, seed: int) -> dict:
+    """``transform`` on a copy of ``results`` with every RNG seeded."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    return transform(dict(results, img=results['img'].copy()))
+
+
 def test_mmpretrain_transforms_build_through_mmmtl():
+    """The config's mmpretrain.* transforms resolve to mmpretrain's own
+    classes, and the train pipeline after LoadImage gives what those
+    classes, built by hand with the config's arguments, give (same seeds;
+    the augmentation differs between seeds)."""
+    import mmcv.transforms as mmcv_transforms
+    import mmpretrain.datasets.transforms as mmpretrain_transforms
     for name in ('RandomResizedCrop', 'ColorJitter', 'ResizeEdge',
                  'Collect'):
-        assert TRANSFORMS.get(f'mmpretrain.{name}') is not None
+        assert TRANSFORMS.get(f'mmpretrain.{name}') is getattr(
+            mmpretrain_transforms, name)
     cfg = Config.fromfile(
         osp.join(REPO, 'configs/_base_/datasets/mini_imagenet.py'))
-    Compose(cfg.train_pipeline)
+    assert cfg.train_pipeline[0] == dict(type='LoadImage')
+    pipeline = Compose(cfg.train_pipeline[1:])
+    by_hand = Compose([
+        mmpretrain_transforms.RandomResizedCrop(scale=84),
+        mmcv_transforms.RandomFlip(prob=0.5, direction='horizontal'),
+        mmpretrain_transforms.ColorJitter(
+            brightness=0.4, contrast=0.4, saturation=0.4),
+        BGRToRGB(),
+        mmpretrain_transforms.Collect(keys=['img', 'gt_label']),
+        mmcv_transforms.ImageToTensor(keys=['img'])
+    ])
+    image = np.random.default_rng(0).integers(
+        0, 256, size=(100, 120, 3), dtype=np.uint8)
+    outputs = []
+    for seed in range(3):
+        out = seeded(pipeline, dict(img=image, gt_label=2), seed)
+        expected = seeded(by_hand, dict(img=image, gt_label=2), seed)
+        assert set(out) == {'img', 'gt_label'} and out['gt_label'] == 2
+        assert out['img'].shape == (3, 84, 84)
+        assert torch.equal(out['img'], expected['img'])
+        outputs.append(out['img'])
+    assert not torch.equal(outputs[0], outputs[1])
 
 
 def test_episodes(imagenet_root):
+    """An episode of the val split through the test pipeline: N classes,
+    K + Q images each, every image the solid colour of its own class (the
+    fixture gives each class its own red value) and each label's images
+    from one class."""
     cfg = Config.fromfile(
         osp.join(REPO, 'configs/_base_/datasets/mini_imagenet.py'))
     episodes = EpisodicDataset(
         dict(type='MiniImageNet', data_root=imagenet_root, split='val',
              pipeline=cfg.test_pipeline),
         num_ways=2, num_shots=1, num_queries=2, num_episodes=2)
-    item = episodes[0]
-    assert item['img'].shape == (6, 3, 84, 84)
+    wnids = SPLIT_CLASSES['val']  # class index: order in the CSV
+    for item in (episodes[0], episodes[1]):
+        assert item['img'].shape == (6, 3, 84, 84)
+        labels = item['episode_label'].tolist()
+        assert labels == [0, 1, 0, 0, 1, 1]
+        classes = item['gt_label'].tolist()
+        for image, label, cls in zip(item['img'], labels, classes):
+            assert classes[labels.index(label)] == cls
+            red = colour(wnids[cls], 1)[0]  # red: the class only
+            assert (image[0].float() - red).abs().max() <= 3
+            # solid: every pixel of each channel alike (JPEG noise aside)
+            assert (image.flatten(1).float().std(1) < 2).all()
+        assert len({classes[0], classes[1]}) == 2
 
 
 def test_missing_files_are_named(imagenet_root, precut_root, tmp_path):

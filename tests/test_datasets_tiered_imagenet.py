@@ -7,6 +7,7 @@ import json
 import os
 import os.path as osp
 import pickle
+import random
 import tarfile
 
 import cv2
@@ -14,11 +15,13 @@ import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
+from mmengine.dataset import Compose
 
 from conftest import assert_row_is_the_hand_run, hand_meta_test
 from mmmtl.apis import test as test_api
 from mmmtl.apis import train as train_api
 from mmmtl.datasets import LoadImage, TieredImageNet
+from mmmtl.registry import TRANSFORMS
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 # classes per split and images per class of the fixture
@@ -122,16 +125,44 @@ def test_png_bytes_round_trip(tmp_path, as_arrays):
                                   make_image('val', 3))
 
 
+def seeded(fn, seed: int):
+    """``fn()`` with every RNG seeded."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    return fn()
+
+
 def test_config_pipelines(tiered_root):
+    """Item 2 of each split through the config's pipelines is that split's
+    image 2 (decoded, BGR like mmcv) through the same transforms after
+    LoadImage, in RGB, with its class: the test pipeline exactly; the
+    train pipeline with the same seeds."""
     cfg = Config.fromfile(
         osp.join(REPO, 'configs/_base_/datasets/tiered_imagenet.py'))
     for split, pipeline in (('train', cfg.train_pipeline),
                             ('test', cfg.test_pipeline)):
-        item = TieredImageNet(
-            data_root=tiered_root, split=split, pipeline=pipeline)[2]
-        assert set(item) == {'img', 'gt_label'}
-        assert item['img'].shape == (3, 84, 84)
-        assert item['img'].dtype == torch.uint8
+        dataset = TieredImageNet(
+            data_root=tiered_root, split=split, pipeline=pipeline)
+        after_loading = Compose(pipeline[1:])
+        bgr = np.ascontiguousarray(make_image(split, 2)[..., ::-1])
+        label = int(labels_of(split)[2])
+        for seed in (0, 1):
+            got = seeded(lambda: dataset[2], seed)
+            expected = seeded(
+                lambda: after_loading(dict(img=bgr.copy(), gt_label=label)),
+                seed)
+            assert set(got) == {'img', 'gt_label'}
+            assert got['gt_label'] == label
+            assert got['img'].shape == (3, 84, 84)
+            assert got['img'].dtype == torch.uint8
+            assert torch.equal(got['img'], expected['img'])
+        if split == 'test':  # no augmentation: the resized image in RGB
+            resized = TRANSFORMS.build(
+                dict(type='ResizeCenterCrop', crop_size=84,
+                     resize_short=96))(dict(img=bgr.copy()))['img']
+            assert torch.equal(got['img'], torch.from_numpy(
+                np.ascontiguousarray(resized[..., ::-1].transpose(2, 0, 1))))
 
 
 def test_corrupt_image_names_the_index(tiered_root):

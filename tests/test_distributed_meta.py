@@ -100,25 +100,45 @@ def run_train(config, work_dir, nproc, *options, pythonpath=()):
         os.environ,
         OMP_NUM_THREADS='1',
         PYTHONPATH=os.pathsep.join([REPO, *pythonpath]))
-    if nproc == 1:
-        cmd = [sys.executable, osp.join(REPO, 'tools/train.py')]
-    else:
-        cmd = [
-            sys.executable, '-m', 'torch.distributed.run',
-            f'--nproc_per_node={nproc}', f'--master_port={free_port()}',
-            osp.join(REPO, 'tools/train.py')
-        ]
-    cmd += [config, '--work-dir', str(work_dir), *options]
-    if nproc > 1:
-        cmd += ['--launcher', 'pytorch']
-    proc = subprocess.run(
-        cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    with free_port() as port:
+        if nproc == 1:
+            cmd = [sys.executable, osp.join(REPO, 'tools/train.py')]
+        else:
+            cmd = [
+                sys.executable, '-m', 'torch.distributed.run',
+                f'--nproc_per_node={nproc}', f'--master_port={port}',
+                osp.join(REPO, 'tools/train.py')
+            ]
+        cmd += [config, '--work-dir', str(work_dir), *options]
+        if nproc > 1:
+            cmd += ['--launcher', 'pytorch']
+        proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True,
+                              text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
 
 
 def train(config, work_dir, nproc):
     run_train(config, work_dir, nproc, pythonpath=[osp.dirname(config)])
     return load_checkpoint(str(work_dir / 'iter_3.pth'))
+
+
+def test_free_port_is_held_until_torchrun_binds_it():
+    """free_port keeps its port from every other bind (a run asking for a
+    free port, or for this one) for the block, while a TCPStore (what
+    torchrun's rendezvous listens with) binds it."""
+    import datetime
+    import socket
+
+    import torch.distributed as dist
+    with free_port() as port:
+        with socket.socket() as other:
+            with pytest.raises(OSError):
+                other.bind(('127.0.0.1', port))
+        store = dist.TCPStore('127.0.0.1', port, 1, True,
+                              timeout=datetime.timedelta(seconds=30))
+        store.set('key', 'value')
+        assert store.get('key') == b'value'
+        del store
 
 
 @pytest.mark.parametrize('method', ['maml', 'reptile', 'mtl'])

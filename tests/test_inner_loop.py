@@ -110,23 +110,77 @@ def test_adapt_subset_and_fixed_parameters():
         inner_loop(lambda p: p['0.bias'].sum(), params, 1, 0.1, 'head.')
 
 
-def test_learned_rates_get_gradients_and_match_finite_difference():
+def hand_unrolled_objective(net, params, rate_at, tasks, steps):
+    """The meta-objective written out: per task, ``steps`` differentiable
+    SGD steps ``w <- w - rate_at(name, step) * dL/dw`` on the support loss,
+    then the query loss; the mean over the tasks."""
+    sx, sy, qx, qy = tasks
+    total = 0
+    for t in range(len(sx)):
+        fast = dict(params)
+        for step in range(steps):
+            loss = F.cross_entropy(functional_call(net, fast, (sx[t], )),
+                                   sy[t])
+            grads = torch.autograd.grad(
+                loss, list(fast.values()), create_graph=True)
+            fast = {
+                n: p - rate_at(n, step) * g
+                for (n, p), g in zip(fast.items(), grads)
+            }
+        total = total + F.cross_entropy(
+            functional_call(net, fast, (qx[t], )), qy[t])
+    return total / len(sx)
+
+
+@pytest.mark.parametrize('form', ['per_step', 'per_param', 'both'])
+def test_learned_rates_differ_per_step_and_parameter_as_a_hand_loop(form):
+    """Learned rates (MAML++: [S] per tensor; Meta-SGD: [1, *shape]; both:
+    [S, *shape]), each step and parameter its own value: the objective and
+    its gradients w.r.t. the weights and every rate equal a hand-unrolled
+    loop's that indexes the rate of each step explicitly (float64), and
+    central differences along a random direction of the rates."""
+    steps = 3
     net = tiny_net()
-    params = {n: p.detach() for n, p in net.named_parameters()}
+    params = {n: p.detach().clone().requires_grad_()
+              for n, p in net.named_parameters()}
     tasks = make_tasks()
-    rates = {n: torch.full((2, ), 0.3, dtype=torch.float64,
-                           requires_grad=True) for n in params}
-    objective = meta_objective(net, params, tasks, lr=rates)
-    grads = torch.autograd.grad(objective, list(rates.values()))
-    name = '2.weight'
-    direction = {n: torch.zeros(2, dtype=torch.float64) for n in rates}
-    direction[name][1] = 1.0
+    gen = torch.Generator().manual_seed(4)
+    shape = dict(per_step=lambda p: (steps, ),
+                 per_param=lambda p: (1, *p.shape),
+                 both=lambda p: (steps, *p.shape))[form]
+    rates = {
+        n: (torch.rand(shape(p), generator=gen, dtype=torch.float64) * 0.5
+            + 0.05).requires_grad_()
+        for n, p in params.items()
+    }
+
+    def rate_at(name, step):
+        return rates[name][0 if form == 'per_param' else step]
+
+    objective = meta_objective(net, params, tasks, steps=steps, lr=rates)
+    expected = hand_unrolled_objective(net, params, rate_at, tasks, steps)
+    assert torch.allclose(objective, expected, rtol=1e-12)
+    inputs = [*params.values(), *rates.values()]
+    grads = torch.autograd.grad(objective, inputs)
+    hand = torch.autograd.grad(expected, inputs)
+    for g, h in zip(grads, hand):
+        assert torch.allclose(g, h, rtol=1e-9, atol=1e-12)
+    # every step's rate moves the objective (a step-0 rate for all steps
+    # would leave the later ones without gradient)
+    if form != 'per_param':
+        for n, g in zip(params, grads[len(params):]):
+            assert (g.flatten(1) if g.dim() > 1 else g[:, None]).abs().sum(
+                1).min() > 0, n
+    direction = {n: torch.randn(r.shape, generator=gen, dtype=r.dtype)
+                 for n, r in rates.items()}
     with torch.no_grad():
         numeric = directional_fd(
-            lambda r: meta_objective(net, params, tasks, lr=r), rates,
-            direction)
-    assert torch.allclose(grads[list(rates).index(name)][1], numeric,
-                          rtol=1e-6)
+            lambda r: meta_objective(net, params, tasks, steps=steps, lr=r),
+            rates, direction)
+    analytic = sum((g * direction[n]).sum()
+                   for g, n in zip(grads[len(params):], rates))
+    assert abs(numeric) > 1e-4
+    assert torch.allclose(analytic, numeric, rtol=1e-6)
 
 
 def test_vmap_and_loop_agree_and_no_grad_works():

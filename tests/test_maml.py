@@ -162,6 +162,59 @@ def test_running_policy_trains_with_loop_and_tests_with_running_stats():
         model.predict_query(state, query[:1]))
 
 
+def conv4_head_by_hand(model, params, images):
+    """The model's Conv4 + linear head written out with torch.nn.functional,
+    batch norm by the layers' running statistics (non-transductive)."""
+    x = images
+    for i, block in enumerate(model.backbone.layers):
+        norm = block[1]
+        x = F.conv2d(x, params[f'backbone.layers.{i}.0.weight'],
+                     params[f'backbone.layers.{i}.0.bias'], padding=1)
+        x = F.batch_norm(x, norm.running_mean, norm.running_var,
+                         params[f'backbone.layers.{i}.1.weight'],
+                         params[f'backbone.layers.{i}.1.bias'],
+                         training=False, eps=norm.eps)
+        x = F.max_pool2d(F.relu(x), 2)
+    return F.linear(x.flatten(1), params['head.fc.weight'],
+                    params['head.fc.bias'])
+
+
+def test_running_policy_meta_test_by_hand_with_running_statistics():
+    """bn_policy='running' at meta-test: test_cfg.num_steps SGD steps on
+    the support loss and the query scores, both normalised with the running
+    statistics (random ones here), equal a hand computation; the running
+    statistics stay as they were."""
+    model = build('running', adapter=dict(test_cfg=dict(num_steps=3)))
+    gen = torch.Generator().manual_seed(8)
+    norms = [block[1] for block in model.backbone.layers]
+    with torch.no_grad():
+        for norm in norms:
+            norm.running_mean.copy_(torch.randn(3, generator=gen) * 0.5)
+            norm.running_var.copy_(torch.rand(3, generator=gen) + 0.5)
+    stats = [(n.running_mean.clone(), n.running_var.clone()) for n in norms]
+    model.eval()
+    inputs, samples = meta_batch()
+    num_support = WAYS * SHOTS
+    support, query = inputs[0, :num_support], inputs[0, num_support:]
+    labels = samples['episode_label'][0, :num_support]
+    state = model.adapt(support, labels, WAYS)
+    fast = {n: p.detach() for n, p in model.shared_params().items()}
+    for _ in range(3):
+        leaves = {n: p.clone().requires_grad_() for n, p in fast.items()}
+        loss = F.cross_entropy(conv4_head_by_hand(model, leaves, support),
+                               labels)
+        grads = torch.autograd.grad(loss, list(leaves.values()))
+        fast = {n: p - 0.4 * g for (n, p), g in zip(fast.items(), grads)}
+    for name, p in fast.items():
+        assert torch.allclose(state[name], p, atol=1e-12), name
+    assert torch.allclose(model.predict_query(state, query),
+                          conv4_head_by_hand(model, fast, query),
+                          atol=1e-12)
+    for norm, (mean, var) in zip(norms, stats):
+        assert torch.equal(norm.running_mean, mean)
+        assert torch.equal(norm.running_var, var)
+
+
 def test_bn_policy_must_match_backbone():
     with pytest.raises(ValueError, match='track_running_stats=True'):
         build('running', backbone=dict(type='Conv4', in_channels=1,
@@ -171,15 +224,88 @@ def test_bn_policy_must_match_backbone():
         build(bn_policy='none')
 
 
-@pytest.mark.parametrize('mode,shape', [('per_step', (2, )),
+def distinct_rates(model, seed=6):
+    """Give every learned rate its own value (per step and parameter)."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for rate in model.adapter.lrs.values():
+            rate.copy_(torch.rand(rate.shape, generator=gen,
+                                  dtype=rate.dtype) * 0.5 + 0.05)
+
+
+def rate_of(model, name, step):
+    """The learned rate of parameter ``name`` at inner step ``step``:
+    MAML++ keeps one per step ([S]), Meta-SGD one for all steps
+    ([1, *shape])."""
+    rate = model.adapter.lrs[name.replace('.', '-')]
+    return rate[step] if model.adapter.learn_lr == 'per_step' else rate[0]
+
+
+def hand_maml_loss(model, inputs, labels, steps):
+    """The MAML++ / Meta-SGD objective unrolled by hand: per task, ``steps``
+    differentiable SGD steps, each parameter at its own rate of that
+    step, then the query cross-entropy; the mean over the tasks."""
+    num_support = WAYS * SHOTS
+    shared = model.shared_params()
+    total = 0
+    for x, y in zip(inputs, labels):
+        fast = dict(shared)
+        for step in range(steps):
+            loss = F.cross_entropy(
+                model.logits(fast, x[:num_support]), y[:num_support])
+            grads = torch.autograd.grad(
+                loss, list(fast.values()), create_graph=True)
+            fast = {
+                n: p - rate_of(model, n, step) * g
+                for (n, p), g in zip(fast.items(), grads)
+            }
+        total = total + F.cross_entropy(
+            model.logits(fast, x[num_support:]), y[num_support:])
+    return total / len(inputs)
+
+
+@pytest.mark.parametrize('mode,shape', [('per_step', (3, )),
                                         ('per_param', (1, 3, 12))])
 def test_learned_inner_rates(mode, shape):
-    model = build(adapter=dict(learn_lr=mode, adapt='head.'))
-    assert set(model.adapter.lrs) == {'head-fc-weight', 'head-fc-bias'}
+    """MAML++ (a rate per step and tensor) and Meta-SGD (a rate per
+    element), every rate different: MAML.loss and its gradient w.r.t. the
+    weights and the rates equal a hand-unrolled 3-step loop's (float64);
+    at meta-test, adapt() equals a hand-written SGD loop at those rates."""
+    model = build(adapter=dict(learn_lr=mode, num_steps=3))
+    assert set(model.adapter.lrs) == {
+        n.replace('.', '-') for n in model.shared_params()}
     assert model.adapter.lrs['head-fc-weight'].shape == shape
-    _, grads = meta_grads(model)
-    assert grads['adapter.lrs.head-fc-weight'].abs().sum() > 0
-    assert grads['backbone.layers.0.0.weight'].abs().sum() > 0
+    distinct_rates(model)
+    loss, grads = meta_grads(model)
+    inputs, samples = meta_batch()
+    labels = samples['episode_label']
+    expected = hand_maml_loss(model, inputs, labels, 3)
+    assert torch.allclose(loss, expected, rtol=1e-12)
+    params = dict(model.named_parameters())
+    hand = torch.autograd.grad(expected, list(params.values()))
+    for (name, p), h in zip(params.items(), hand):
+        assert torch.allclose(grads[name], h, rtol=1e-9, atol=1e-12), name
+    if mode == 'per_step':  # each step's rate has its own gradient
+        for name in model.adapter.lrs:
+            assert (grads[f'adapter.lrs.{name}'] != 0).all(), name
+    # meta-test: plain SGD steps at the learned rate of each step
+    model.eval()
+    num_support = WAYS * SHOTS
+    support, support_y = inputs[0, :num_support], labels[0, :num_support]
+    state = model.adapt(support, support_y, WAYS)
+    fast = {n: p.detach() for n, p in model.shared_params().items()}
+    for step in range(3):
+        with torch.enable_grad():
+            leaves = {n: p.clone().requires_grad_() for n, p in fast.items()}
+            step_grads = torch.autograd.grad(
+                F.cross_entropy(model.logits(leaves, support), support_y),
+                list(leaves.values()))
+        fast = {
+            n: p - rate_of(model, n, step).detach() * g
+            for (n, p), g in zip(fast.items(), step_grads)
+        }
+    for name, p in fast.items():
+        assert torch.allclose(state[name], p, atol=1e-12), name
 
 
 def hand_sgd(model, images, labels, steps, lr):

@@ -6,15 +6,6 @@ from torch.func import functional_call
 from mmmtl.registry import MODELS
 
 
-@pytest.mark.parametrize('size,features', [(28, 64), (84, 64 * 5 * 5)])
-def test_conv4_output_size(size, features):
-    net = MODELS.build(dict(type='Conv4', in_channels=3))
-    out = net(torch.randn(2, 3, size, size))
-    assert out.shape == (2, features)
-    out.sum().backward()
-    assert net.layers[0][0].weight.grad is not None
-
-
 def test_conv4_batch_norm_policy():
     transductive = MODELS.build(
         dict(type='Conv4', in_channels=1, track_running_stats=False))

@@ -12,7 +12,9 @@ import sys
 import textwrap
 from types import SimpleNamespace
 
+import matplotlib.colors
 import matplotlib.image
+import numpy as np
 import pytest
 import torch
 from mmengine.logging import MessageHub
@@ -131,13 +133,31 @@ def test_tensorboard_event_file_holds_the_logged_scalars(trained):
     assert [e.step for e in losses] == [1, 2, 3, 4]
 
 
+def colour_pixels(panel: np.ndarray, rgb: tuple) -> int:
+    """Pixels of ``panel`` (H x W x 3, 0-1) within 0.03 of ``rgb``."""
+    return int((np.abs(panel - np.asarray(rgb)).max(-1) < 0.03).sum())
+
+
 def test_training_curves_png_is_written(trained):
+    """Three panels side by side (figsize 4.5 x 3.5 inches each, 100 dpi):
+    the losses (3 series), the branches' training accuracies (2) and the
+    validation accuracy with its CI band; each series drawn in its
+    matplotlib colour (C0, C1, C2), the band as C0 at alpha 0.25 on
+    white. A blank or half-drawn plot lacks some of these pixels (a
+    drawn series: over 400; the band: over 60,000)."""
     path = osp.join(trained.work, 'training_curves.png')
-    image = matplotlib.image.imread(path)
-    # three panels side by side (figsize 4.5 x 3.5 inches each, 100 dpi):
-    # losses, the branches' training accuracies, validation with its CI
+    image = matplotlib.image.imread(path)[..., :3]
     assert image.shape[:2] == (350, 1350)
     assert f'training curves written to {path}' in trained.stdout
+    c0, c1, c2 = (matplotlib.colors.to_rgb(f'C{i}') for i in range(3))
+    band = tuple(0.25 * c + 0.75 for c in c0)
+    panels = [image[:, 450 * i:450 * (i + 1)] for i in range(3)]
+    expected = ([c0, c1, c2], [c0, c1], [c0, band])
+    for index, (panel, colours) in enumerate(zip(panels, expected)):
+        for rgb in colours:
+            # a legend's sample line alone: about 40 pixels
+            assert colour_pixels(panel, rgb) > 200, (index, rgb)
+    assert colour_pixels(panels[1], c2) == 0  # two series only
 
 
 def test_threads_option_overrides_omp_num_threads(trained):

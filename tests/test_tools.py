@@ -178,24 +178,24 @@ def test_missing_checkpoint_is_named(tmp_path):
 def test_two_cpu_ranks_train_and_test(tiny_omniglot, tmp_path):
     root, _ = tiny_omniglot
     work = str(tmp_path / 'dist')
-    env = dict(
-        os.environ,
-        PORT=str(free_port()),
-        OMP_NUM_THREADS='1',
-        PYTHON=sys.executable)
+    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHON=sys.executable)
     opts = tiny_options(root)
-    run = subprocess.run(['bash', osp.join(REPO, 'tools', 'dist_train.sh'),
-                          CONFIG, '2', '--work-dir', work, '--cfg-options',
-                          *opts], env=env, cwd=REPO, capture_output=True,
-                         text=True)
+    with free_port() as port:
+        env['PORT'] = str(port)
+        run = subprocess.run([
+            'bash', osp.join(REPO, 'tools', 'dist_train.sh'), CONFIG, '2',
+            '--work-dir', work, '--cfg-options', *opts
+        ], env=env, cwd=REPO, capture_output=True, text=True)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     best = glob.glob(osp.join(work, 'best_accuracy_mean_iter_*.pth'))
     assert len(best) == 1
-    env['PORT'] = str(free_port())
-    out = subprocess.run([
-        'bash', osp.join(REPO, 'tools', 'dist_test.sh'), CONFIG, best[0], '2',
-        '--work-dir', work, '--episodes', '5', '--cfg-options', *opts
-    ], env=env, cwd=REPO, capture_output=True, text=True)
+    with free_port() as port:
+        env['PORT'] = str(port)
+        out = subprocess.run([
+            'bash', osp.join(REPO, 'tools', 'dist_test.sh'), CONFIG, best[0],
+            '2', '--work-dir', work, '--episodes', '5', '--cfg-options',
+            *opts
+        ], env=env, cwd=REPO, capture_output=True, text=True)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     # 5 episodes split over 2 ranks (ways, shots, queries, episodes)
     assert '| 5 | 1 | 2 | 5 |' in out.stdout
@@ -203,8 +203,12 @@ def test_two_cpu_ranks_train_and_test(tiny_omniglot, tmp_path):
         CONFIG, best[0], '--work-dir', str(tmp_path / 'single'),
         '--episodes', '5', '--cfg-options', *opts
     ])
-    # the 2 ranks evaluated exactly the episodes one process evaluates
+    # the 2 ranks evaluated exactly the episodes one process evaluates, and
+    # report them in its order (paired comparisons match episode by index)
     saved = json.load(open(glob.glob(osp.join(work,
                                               'meta_test_*.json'))[0]))
+    two_ranks = saved['results'][0]['episode_accuracies']
+    assert two_ranks == pytest.approx(single[0]['episode_accuracies'])
+    assert len(set(two_ranks)) > 1  # the order is visible
     assert saved['results'][0]['accuracy_mean'] == pytest.approx(
         single[0]['accuracy_mean'])

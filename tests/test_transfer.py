@@ -79,20 +79,69 @@ def test_prototype_init_without_steps_is_cosine_nearest_centroid():
     assert torch.equal(scores.argmax(1), cos.argmax(1))
 
 
+def hand_episode_accuracy(model, support, labels, query, truth, steps, lr):
+    """Accuracy (%) of one episode by hand: a zero-started linear head
+    trained by ``steps`` explicit SGD steps on the frozen support
+    features, its correct query predictions counted."""
+    with torch.no_grad():
+        feats, query_feats = model.backbone(support), model.backbone(query)
+    w = torch.zeros(3, feats.shape[1], requires_grad=True)
+    b = torch.zeros(3, requires_grad=True)
+    for _ in range(steps):
+        loss = F.cross_entropy(feats @ w.t() + b, labels)
+        gw, gb = torch.autograd.grad(loss, [w, b])
+        with torch.no_grad():
+            w -= lr * gw
+            b -= lr * gb
+    predicted = (query_feats @ w.t() + b).argmax(1).tolist()
+    return 100.0 * sum(p == t for p, t in zip(predicted, truth.tolist())) \
+        / len(predicted)
+
+
 def test_meta_test_reports_episode_accuracy():
+    """forward(mode='predict') on 4 episodes (3-way 2-shot 4-query; the
+    queries are noisy other drawings of the support classes): each
+    episode's accuracy is a hand-trained head's on the queries, which
+    differs from scoring the support set or an untrained head."""
     torch.manual_seed(2)
-    model = build(dict(head=dict(type='CosineHead'), num_steps=20, lr=0.5))
+    model = build(dict(head=dict(type='LinearHead', zero_init=True),
+                       num_steps=10, lr=0.5, init='module'))
     model.eval()
-    # two episodes, 2-way 1-shot 2-query: queries identical to supports
-    support = torch.randn(2, 2, 1, 28, 28)
-    inputs = torch.cat([support, support], dim=1)
-    labels = torch.tensor([0, 1, 0, 1]).repeat(2, 1)
+    gen = torch.Generator().manual_seed(3)
+    centres = torch.randn(4, 3, 1, 1, 28, 28, generator=gen)
+    support = (centres + 0.7 * torch.randn(4, 3, 2, 1, 28, 28,
+                                           generator=gen)).flatten(1, 2)
+    query = (centres + 1.2 * torch.randn(4, 3, 4, 1, 28, 28,
+                                         generator=gen)).flatten(1, 2)
+    with torch.no_grad():  # running statistics of these images
+        model.train()
+        for m in model.backbone.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.momentum = None
+        model.backbone(torch.cat([support, query], 1).flatten(0, 1))
+        model.eval()
+    support_y = torch.arange(3).repeat_interleave(2)
+    query_y = torch.arange(3).repeat_interleave(4)
     out = model(
-        inputs,
-        dict(episode_label=labels, num_ways=2, num_shots=1, num_queries=1),
+        torch.cat([support, query], dim=1),
+        dict(episode_label=torch.cat([support_y, query_y]).repeat(4, 1),
+             num_ways=3, num_shots=2, num_queries=4),
         mode='predict')
-    assert scored_episodes(out) == [100.0, 100.0]
-    assert out[0]['num_ways'] == 2
+    expected = [
+        hand_episode_accuracy(model, s, support_y, q, query_y, 10, 0.5)
+        for s, q in zip(support, query)
+    ]
+    assert scored_episodes(out) == pytest.approx(expected)
+    on_support = [
+        hand_episode_accuracy(model, s, support_y, s, support_y, 10, 0.5)
+        for s in support
+    ]
+    untrained = [
+        hand_episode_accuracy(model, s, support_y, q, query_y, 0, 0.5)
+        for s, q in zip(support, query)
+    ]
+    assert expected != on_support and expected != untrained
+    assert (out[0]['num_ways'], out[0]['num_shots']) == (3, 2)
 
 
 # The two test-time heads of docs/transfer_baseline.md, as given there on

@@ -1,11 +1,13 @@
 """mmmtl.utils: mmengine's checkpoint loader is mmmtl's weights-only one
 after ``import mmmtl``; the CPU torchrun helpers; the paired comparison of
 two meta-tests."""
+import copy
 import pickle
 
 import pytest
 import torch
 
+from conftest import free_port
 from mmmtl.utils import cpu_model_wrapper_cfg, init_cpu_distributed
 
 
@@ -38,14 +40,43 @@ def test_checkpoint_loading_stays_weights_only(tmp_path):
 
 
 def test_cpu_distributed_helpers(monkeypatch):
+    """Outside torchrun nothing starts. Under torchrun's environment (one
+    rank here) a gloo group starts once, the wrapper config builds a DDP
+    model whose gradients are the plain model's, and finish_distributed
+    tears the group down."""
+    import torch.distributed as dist
+    from mmengine.registry import MODEL_WRAPPERS
+    from mmmtl.utils.distributed import finish_distributed
     monkeypatch.delenv('RANK', raising=False)
     assert init_cpu_distributed() is False  # not under torchrun
+    assert not dist.is_initialized()
     if torch.cuda.is_available():
         assert cpu_model_wrapper_cfg() is None
-    else:
-        cfg = cpu_model_wrapper_cfg()
-        assert cfg['device_ids'] is None
-        assert cfg['type'] == 'MMDistributedDataParallel'
+        return
+    with free_port() as port:
+        for key, value in dict(RANK='0', WORLD_SIZE='1', LOCAL_RANK='0',
+                               MASTER_ADDR='127.0.0.1',
+                               MASTER_PORT=str(port)).items():
+            monkeypatch.setenv(key, value)
+        try:
+            assert init_cpu_distributed() is True
+            assert dist.is_initialized()
+            assert dist.get_backend() == 'gloo'
+            assert init_cpu_distributed() is True  # the same group
+            torch.manual_seed(0)
+            model = torch.nn.Linear(3, 2)
+            plain = copy.deepcopy(model)
+            wrapped = MODEL_WRAPPERS.build(
+                dict(cpu_model_wrapper_cfg(), module=model))
+            x = torch.randn(4, 3)
+            wrapped(x).square().sum().backward()
+            plain(x).square().sum().backward()
+            for p, q in zip(model.parameters(), plain.parameters()):
+                assert torch.allclose(p.grad, q.grad)
+            del wrapped
+        finally:
+            finish_distributed()
+    assert not dist.is_initialized()
 
 
 def test_paired_difference_by_hand():
@@ -89,37 +120,58 @@ def test_pairing_refuses_other_episodes(tmp_path):
 
 
 ALLOCATOR_PROBE = '''
+import ctypes
+import ctypes.util
 import torch
 from mmmtl.utils import tune_allocator
-def rss_mb():
-    with open('/proc/self/statm') as f:
-        return int(f.read().split()[1]) * 4096 / 2**20
+
+
+class MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in (
+        'arena', 'ordblks', 'smblks', 'hblks', 'hblkhd', 'usmblks',
+        'fsmblks', 'uordblks', 'fordblks', 'keepcost')]
+
+
+libc = ctypes.CDLL(ctypes.util.find_library('c'))
+libc.mallinfo2.restype = MallInfo2
 print(tune_allocator())
-before = rss_mb()
+before = libc.mallinfo2()
 block = torch.ones(64 * 2**20 // 4)  # 64 MiB, above glibc's mmap ceiling
+during = libc.mallinfo2()
 del block
-print(rss_mb() - before)
+after = libc.mallinfo2()
+mib = 2**20
+print((during.hblkhd - before.hblkhd) / mib,  # served by mmap
+      (during.arena - before.arena) / mib,  # served by the heap
+      (after.fordblks - before.fordblks) / mib)  # kept free in the heap
 '''
 
 
 @pytest.mark.parametrize('setting', ['1', '0'])
 def test_tune_allocator_keeps_freed_memory(setting):
-    """With the tuning, a freed 64 MiB tensor stays in the process for the
-    next one (no munmap, no page faults to fill it again); with
-    MMMTL_MALLOC_TUNING=0 glibc returns it to the kernel."""
+    """With the tuning, glibc serves a 64 MiB tensor from its heap and
+    keeps it there once freed, for the next one (no munmap, no page faults
+    to fill it again); with MMMTL_MALLOC_TUNING=0 it maps the tensor on its
+    own (mmap) and unmaps it when freed. Read from glibc's own accounting
+    (mallinfo2: mapped bytes, heap size, free heap bytes), not from the
+    process's resident size, which other allocations move. glibc >= 2.33
+    on Linux only: mallopt and mallinfo2 are glibc's."""
     import os
     import platform
     import subprocess
     import sys
-    if (platform.libc_ver()[0] != 'glibc'
-            or not os.path.exists('/proc/self/statm')):
-        pytest.skip('needs Linux with glibc')
+    libc, version = platform.libc_ver()
+    if libc != 'glibc' or tuple(map(int, version.split('.')[:2])) < (2, 33):
+        pytest.skip(f'needs glibc >= 2.33 (mallinfo2), got {libc} '
+                    f'{version}')
     out = subprocess.run([sys.executable, '-c', ALLOCATOR_PROBE],
                          env=dict(os.environ, MMMTL_MALLOC_TUNING=setting),
                          capture_output=True, text=True, check=True).stdout
-    applied, kept = out.split()
+    applied, mapped, heap, kept = out.split()
     assert applied == ('True' if setting == '1' else 'False')
     if setting == '1':
-        assert float(kept) > 60
+        assert float(mapped) == 0
+        assert float(heap) >= 64 and float(kept) >= 64
     else:
-        assert float(kept) < 4
+        assert float(mapped) >= 64
+        assert float(heap) < 1 and float(kept) < 1

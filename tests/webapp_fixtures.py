@@ -27,7 +27,7 @@ def write_tiny_config(folder: str) -> str:
         f.write(f'_base_ = [{BASE_CONFIG!r}]\n'
                 'model = dict(backbone=dict(channels=(8, 8, 8, 8)),\n'
                 '             head=dict(in_channels=32, num_classes=5),\n'
-                '             finetune_cfg=dict(num_steps=20))\n')
+                '             adapter=dict(num_steps=20))\n')
     return path
 
 

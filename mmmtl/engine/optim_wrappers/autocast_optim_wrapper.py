@@ -28,8 +28,12 @@ def native_bf16(device: torch.device) -> bool:
     if device.type == 'cpu':
         supported = getattr(torch.ops.mkldnn, '_is_mkldnn_bf16_supported',
                             None)
+        # oneDNN also reports bfloat16 support on AVX512 cores without the
+        # bfloat16 instructions, where it emulates them
         return bool(torch.backends.mkldnn.is_available() and supported
-                    and supported())
+                    and supported()
+                    and (torch.cpu._is_avx512_bf16_supported()
+                         or torch.cpu._is_amx_tile_supported()))
     return False
 
 
