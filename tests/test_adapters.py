@@ -3,6 +3,7 @@ and scores by hand, LinearProbe's optimum against Newton's method, any
 checkpoint meta-tested with any adapter through tools/test.py, and the old
 classifier keys refused with their replacement."""
 import glob
+import os
 import os.path as osp
 import textwrap
 
@@ -202,3 +203,29 @@ def test_any_checkpoint_with_any_adapter(tiny_omniglot, tmp_path):
     with pytest.raises(ValueError, match='3-way head; got 7-way'):
         test_tool.main([config, ckpt, '--work-dir', work, '--ways', '3',
                         '7'])
+
+
+def test_a_task_adapted_with_another_adapter_saves_and_loads(
+        tiny_omniglot, tmp_path):
+    """A MAML checkpoint given the linear probe for a custom task: the
+    saved file rebuilds the model with that adapter and predicts the
+    same."""
+    from mmmtl.apis import CustomTask
+    root, names = tiny_omniglot
+    work = str(tmp_path / 'work')
+    config = tiny_maml_config(tmp_path / 'maml.py', root)
+    train_tool.main([config, '--work-dir', work])
+    ckpt = glob.glob(osp.join(work, 'best_*.pth'))[0]
+    task = CustomTask.from_config(config, ckpt,
+                                  adapter=dict(type='LinearProbe', l2=0.1))
+    folder = osp.join(root, 'images_evaluation')
+    images = sorted(glob.glob(osp.join(folder, '*', '*', '*.png')))
+    pairs = [(path, path.split(os.sep)[-2]) for path in images[:12]]
+    task.adapt(pairs)
+    assert type(task.model.adapter).__name__ == 'LinearProbe'
+    task.save(str(tmp_path / 'task.pth'))
+    again = CustomTask.load(str(tmp_path / 'task.pth'))
+    assert type(again.model.adapter).__name__ == 'LinearProbe'
+    assert again.model.adapter.l2 == 0.1
+    assert torch.equal(again.probabilities(images[12:16]),
+                       task.probabilities(images[12:16]))

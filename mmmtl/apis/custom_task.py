@@ -257,6 +257,8 @@ class CustomTask:
     Args:
         model: a classifier following the meta-test protocol, in eval mode.
         model_cfg: its config (kept to rebuild it from a saved task).
+        adapter_cfg: the adapter the model was given in place of its own
+            (``model.set_adapter``), or None (kept likewise).
         dataset_cfg: the test dataset config (how images are prepared).
 
     Example:
@@ -276,10 +278,14 @@ class CustomTask:
         [{'image': '<image 0>', 'classes': ['day'], 'probs': [1.0]}]
     """
 
-    def __init__(self, model: torch.nn.Module, model_cfg: dict,
-                 dataset_cfg: dict) -> None:
+    def __init__(self,
+                 model: torch.nn.Module,
+                 model_cfg: dict,
+                 dataset_cfg: dict,
+                 adapter_cfg: Optional[dict] = None) -> None:
         self.model = model
         self.model_cfg = model_cfg
+        self.adapter_cfg = adapter_cfg
         self.dataset_cfg = dataset_cfg
         self.prepare = ImagePreparer(dataset_cfg)
         self.classes: List[str] = []
@@ -295,11 +301,10 @@ class CustomTask:
         weights of ``checkpoint``, learning with ``adapter`` (a config,
         e.g. ``dict(type='LinearProbe')``; default: the model's own)."""
         model, cfg = init_model(config, checkpoint, device)
-        model_cfg = cfg.to_dict()['model']
         if adapter is not None:
             model.set_adapter(adapter)
-            model_cfg = with_adapter(model_cfg, adapter)
-        return cls(model, model_cfg, find_test_dataset_cfg(cfg))
+        return cls(model, cfg.to_dict()['model'], find_test_dataset_cfg(cfg),
+                   adapter)
 
     def _inputs(self, images: Sequence[ImageLike]) -> Tensor:
         """Prepared, stacked and normalised images [B, C, H, W]."""
@@ -430,6 +435,7 @@ class CustomTask:
             format=FILE_FORMAT,
             classes=list(self.classes),
             model_cfg=json.dumps(self.model_cfg),
+            adapter_cfg=json.dumps(self.adapter_cfg),
             dataset_cfg=json.dumps(self.dataset_cfg),
             model_state={
                 k: v.cpu()
@@ -455,15 +461,23 @@ class CustomTask:
             raise ValueError(f'{path} is not an adapted task saved by '
                              f'CustomTask.save (format {FILE_FORMAT})')
         register_all_modules()
-        model_cfg, dataset_cfg = _checked_fields(saved, path)
+        model_cfg, dataset_cfg, adapter_cfg = _checked_fields(saved, path)
         # a task saved before adapters: its model keys, as adapter settings
         model_cfg = migrate_model_cfg(model_cfg)
+
+        def build() -> torch.nn.Module:
+            model = MODELS.build(model_cfg)
+            if adapter_cfg is not None:
+                model.set_adapter(adapter_cfg)
+            return model
+
         with torch.device('meta'):
-            probe = MODELS.build(model_cfg)
+            probe = build()
         load_weights(probe, saved['model_state'], path, strict=True)
-        model = MODELS.build(model_cfg)
+        model = build()
         load_weights(model, saved['model_state'], path, strict=True)
-        task = cls(model.to(device).eval(), model_cfg, dataset_cfg)
+        task = cls(model.to(device).eval(), model_cfg, dataset_cfg,
+                   adapter_cfg)
         task.classes = list(saved['classes'])
         task.task_state = {
             k: v.to(device)
@@ -479,20 +493,11 @@ class CustomTask:
         return task
 
 
-def with_adapter(model_cfg: dict, adapter: dict) -> dict:
-    """``model_cfg`` with ``adapter`` in its adapter's place (MTL: its meta
-    branch's), so a saved task rebuilds the model it adapted with."""
-    model_cfg = dict(model_cfg)
-    if model_cfg.get('type') == 'MTL':
-        model_cfg['meta_branch'] = with_adapter(model_cfg['meta_branch'],
-                                                adapter)
-    else:
-        model_cfg['adapter'] = adapter
-    return model_cfg
-def _checked_fields(saved: dict, path: str) -> Tuple[dict, dict]:
-    """The model and dataset configs of a saved task, after checking the
-    types of its fields and the image sizes its dataset config asks for;
-    errors name ``path`` and the field."""
+def _checked_fields(saved: dict,
+                    path: str) -> Tuple[dict, dict, Optional[dict]]:
+    """The model, dataset and adapter configs of a saved task, after
+    checking the types of its fields and the image sizes its dataset config
+    asks for; errors name ``path`` and the field."""
 
     def tensors(key):
         value = saved.get(key)
@@ -523,13 +528,23 @@ def _checked_fields(saved: dict, path: str) -> Tuple[dict, dict]:
             raise ValueError(f'{path}: {key} must be a config dict with a '
                              'type')
         configs.append(value)
+    # (a task saved before adapters could be given another has none)
+    try:
+        adapter = json.loads(saved.get('adapter_cfg') or 'null')
+    except (TypeError, json.JSONDecodeError) as err:
+        raise ValueError(f'{path}: adapter_cfg is not JSON ({err})') \
+            from None
+    if adapter is not None and (not isinstance(adapter, dict)
+                                or 'type' not in adapter):
+        raise ValueError(f'{path}: adapter_cfg must be null or a config '
+                         'dict with a type')
     for key, side in _image_sides(configs[1], 'dataset_cfg'):
         if side > MAX_IMAGE_SIDE:
             raise ValueError(
                 f'{path}: {key} = {side} is over the largest image side '
                 f'mmmtl prepares, {MAX_IMAGE_SIDE}; the file was not written '
                 'by CustomTask.save from a mmmtl config, or was changed')
-    return configs[0], configs[1]
+    return configs[0], configs[1], adapter
 
 
 def _image_sides(value, where: str):

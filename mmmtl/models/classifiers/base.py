@@ -116,7 +116,7 @@ class BaseFewShotClassifier(BaseModel, metaclass=ABCMeta):
         ``learn_lr``) takes them from the current one, and must match it."""
         old = self.adapter
         self.build_adapter(adapter)
-        self.adapter.to(next(self.parameters()).device)
+        self.adapter.to(self.data_preprocessor.device)
         learned = self.adapter.state_dict()
         if learned:
             try:
