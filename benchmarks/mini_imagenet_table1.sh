@@ -14,7 +14,7 @@
 #       models (the variants' warm start included), trained then tested
 #       (the same as table1-train, then table1-test)
 #   bash benchmarks/mini_imagenet_table1.sh adapters-val  # LinearProbe's L2
-#       on val episodes (5-way 1/5-shot, transfer and maml embeddings)
+#       on val episodes (5-way 1/5-shot, the transfer embedding)
 #   bash benchmarks/mini_imagenet_table1.sh adapters  # Table 1's models,
 #       trained then tested with their own adapter and with the cosine
 #       Centroid and the LinearProbe (L2 from adapters-val) on the same
@@ -275,8 +275,6 @@ adapters_val() {  # adapters_val TRAINED CONFIG: LinearProbe L2 on val
             --cfg-options test_dataloader.dataset.dataset.split=val
     done
 }
-adapters_val_a() { adapters_val transfer "$T"; }
-adapters_val_b() { adapters_val maml "$M"; }
 
 case "${1:-all}" in
 train) streams train_a train_b ;;
@@ -287,7 +285,7 @@ standard) streams standard_a standard_b ;;
 table1) streams table1_a table1_b ;;
 table1-train) streams table1_train_a table1_train_b ;;
 table1-test) streams table1_test_a table1_test_b ;;
-adapters-val) streams adapters_val_a adapters_val_b ;;
+adapters-val) adapters_val transfer "$T" ;;
 adapters) streams adapters_a adapters_b ;;
 all)
     streams train_a train_b
