@@ -31,8 +31,9 @@ class MTLScaleShift(BaseFewShotClassifier):
 
     Meta-training: per task, the base learner starts from its meta-learned
     initialisation and takes the adapter's ``num_steps`` SGD steps on the
-    support features (a head-only :class:`Finetune`); the query loss at the adapted base learner updates the SS
-    parameters and the initialisation (second order by default). The tasks
+    support features (a head-only :class:`Finetune`); the query loss at the
+    adapted base learner updates the SS parameters and the initialisation
+    (second order by default). The tasks
     of a meta-batch are embedded in one backbone pass and adapted with
     ``torch.func.vmap``.
 
