@@ -229,3 +229,29 @@ def test_a_task_adapted_with_another_adapter_saves_and_loads(
     assert again.model.adapter.l2 == 0.1
     assert torch.equal(again.probabilities(images[12:16]),
                        task.probabilities(images[12:16]))
+
+
+def test_zero_steps_mean_zero_and_bad_counts_name_their_key():
+    """0 steps: the start is the task state (the old ``test_num_inner_steps
+    or num_inner_steps`` made 0 one step); negative, fractional or NaN
+    values are refused naming the key."""
+    common = dict(backbone=dict(type='Conv4', in_channels=1, channels=(4, ) *
+                                4, track_running_stats=False),
+                  head=dict(type='LinearHead', in_channels=4), num_ways=2)
+    model = MAML(**common, adapter=dict(
+        type='Finetune', num_steps=3, lr=0.5,
+        test_cfg=dict(num_steps=0))).eval()
+    support = torch.randn(4, 1, 28, 28)
+    state = model.adapt(support, torch.tensor([0, 1, 0, 1]), 2)
+    for name, p in model.shared_params().items():
+        assert torch.equal(state[name], p.detach()), name
+    for key, value, match in (
+            ('num_steps', -1, 'num_steps must be an int >= 0'),
+            ('num_steps', 1.5, 'num_steps must be an int >= 0'),
+            ('lr', float('nan'), 'lr must be a finite number >= 0'),
+            ('lr', -0.1, 'lr must be a finite number >= 0'),
+            ('test_cfg', dict(num_steps=-2),
+             'test_cfg.num_steps must be an int >= 0'),
+            ('batch_size', 0, 'batch_size must be None or an int >= 1')):
+        with pytest.raises(ValueError, match=match):
+            MAML(**common, adapter=dict(type='Finetune', **{key: value}))
