@@ -30,10 +30,12 @@ ITERS, EPISODES, SIZE, CHANNELS = 100, 40, 16, 16
 @pytest.fixture(scope='module')
 def small_omniglot(tmp_path_factory):
     """The subset in the release layout with Vinyals-style split files
-    (rotation 0 only): 120 training and 40 test classes."""
+    (rotation 0 only): 120 training and 40 test classes, and the next
+    character of each evaluation alphabet as val (a character in two split
+    files is refused)."""
     archive, _ = omniglot_release_paths()
     root = str(tmp_path_factory.mktemp('omniglot_subset'))
-    splits = dict(train=set(), test=set())
+    splits = dict(train=set(), val=set(), test=set())
     with tarfile.open(archive, 'r:*') as tar:
         for member in tar:
             m = _PNG.search(member.name) if member.isfile() else None
@@ -41,8 +43,10 @@ def small_omniglot(tmp_path_factory):
                 continue
             folder, alphabet, char = m.groups()
             split = 'train' if folder == 'images_background' else 'test'
+            if split == 'test' and int(char) == TEST_CHARACTERS + 1:
+                split = 'val'
             if int(char) > (TRAIN_CHARACTERS
-                            if split == 'train' else TEST_CHARACTERS):
+                            if split == 'train' else TEST_CHARACTERS + 1):
                 continue
             splits[split].add(f'{alphabet}/character{char}')
             out = osp.join(root, member.name[member.name.index(folder):])
@@ -51,7 +55,6 @@ def small_omniglot(tmp_path_factory):
                 f.write(tar.extractfile(member).read())
     split_dir = osp.join(root, 'splits', 'vinyals')
     os.makedirs(split_dir)
-    splits['val'] = splits['test']
     for split, chars in splits.items():
         with open(osp.join(split_dir, f'{split}.txt'), 'w') as f:
             f.writelines(f'{c}/rot000\n' for c in sorted(chars))

@@ -105,7 +105,7 @@ def test_meta_test_reports_episode_accuracy():
     differs from scoring the support set or an untrained head."""
     torch.manual_seed(2)
     model = build(dict(head=dict(type='LinearHead', zero_init=True),
-                       num_steps=10, lr=0.5, init='module'))
+                       num_steps=10, lr=0.5, head_init='module'))
     model.eval()
     gen = torch.Generator().manual_seed(3)
     centres = torch.randn(4, 3, 1, 1, 28, 28, generator=gen)

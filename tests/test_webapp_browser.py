@@ -50,8 +50,10 @@ def _launch(app, tries: int = 5):
     """Serve on a free port; another process may take the port between
     the probe and the bind, so try again on a new one."""
     for attempt in range(tries):
+        with free_port() as port:  # a port the OS just found free
+            pass
         try:
-            return app.launch(port=free_port(), block=False)[1]
+            return app.launch(port=port, block=False)[1]
         except OSError:
             if attempt == tries - 1:
                 raise

@@ -14,7 +14,9 @@ import sys
 from mmmtl.utils import add_threads_option, setup_threads, tune_allocator
 
 
-def parse_args(argv=None):
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of ``tools/webapp.py`` (also read by the docs
+    check, tests/test_docs.py)."""
     parser = argparse.ArgumentParser(
         description='Serve the custom-classes web app')
     parser.add_argument('config', nargs='?', help='config file path')
@@ -26,6 +28,11 @@ def parse_args(argv=None):
     parser.add_argument('--host', default='127.0.0.1', help='the address '
                         'to serve on (0.0.0.0 opens it to your network)')
     add_threads_option(parser)
+    return parser
+
+
+def parse_args(argv=None):
+    parser = build_parser()
     args = parser.parse_args(argv)
     if bool(args.config) != bool(args.checkpoint):
         parser.error('give both CONFIG and CHECKPOINT, or neither')

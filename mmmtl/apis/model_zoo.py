@@ -16,6 +16,7 @@ is given) is set here, in :data:`DEFAULT_MODEL`, :data:`DEFAULT_CONFIG`
 and :data:`DEFAULT_WEIGHTS`.
 """
 import fnmatch
+import glob
 import hashlib
 import os.path as osp
 import shlex
@@ -58,15 +59,14 @@ class ModelInfo:
 
 
 def _read_index(root: str) -> Dict[str, ModelInfo]:
-    index_path = osp.join(root, 'model-index.yml')
-    with open(index_path) as f:
-        index = yaml.safe_load(f) or {}
+    """The models of the metafiles (``configs/*/metafile.yml``, which
+    model-index.yml is generated from; only they name weights)."""
     models: Dict[str, ModelInfo] = {}
-    for metafile in index.get('Import') or []:
-        path = osp.join(root, metafile)
-        if not osp.isfile(path):
-            raise FileNotFoundError(
-                f'{index_path} imports {metafile}, which does not exist')
+    paths = sorted(glob.glob(osp.join(root, 'configs', '*', 'metafile.yml')))
+    if not paths:
+        raise FileNotFoundError(f'no configs/*/metafile.yml under {root}')
+    for path in paths:
+        metafile = osp.relpath(path, root)
         with open(path) as f:
             meta = yaml.safe_load(f) or {}
         for entry in meta.get('Models') or []:

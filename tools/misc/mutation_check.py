@@ -273,7 +273,9 @@ def print_table(rows: List[tuple]) -> None:
     print(f'\n{killed} of {len(rows)} mutations killed')
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line (also read by the docs check,
+    tests/test_docs.py)."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--only', nargs='+', metavar='NAME',
                         help='run these mutations only')
@@ -281,7 +283,11 @@ def main() -> None:
                         help='list the mutations and exit')
     parser.add_argument('--timeout', type=float, default=600,
                         help='seconds per test run (default 600)')
-    args = parser.parse_args()
+    return parser
+
+
+def main() -> None:
+    args = build_parser().parse_args()
     names = [m.name for m in MUTATIONS]
     if args.list:
         for m in MUTATIONS:
