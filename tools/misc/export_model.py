@@ -23,7 +23,8 @@ from mmmtl.apis.model_zoo import file_sha256
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
-def parse_args(argv=None):
+def build_parser() -> argparse.ArgumentParser:
+    """The command line (also read by the docs check, tests/test_docs.py)."""
     parser = argparse.ArgumentParser(
         description='Export the weights of a trained model for the model '
         'index')
@@ -34,7 +35,11 @@ def parse_args(argv=None):
     parser.add_argument('out', help='the weights file to write')
     parser.add_argument('--name', help='the model\'s name in the index '
                         '(printed with the metafile lines)')
-    return parser.parse_args(argv)
+    return parser
+
+
+def parse_args(argv=None):
+    return build_parser().parse_args(argv)
 
 
 def _umask() -> int:
