@@ -30,6 +30,8 @@ MIM_FILES = [
     '.mim/tools/*.py',
     '.mim/tools/*.sh',
     '.mim/tools/*/*.py',
+    # the default model's weights (mmmtl.apis.get_model, tools/webapp.py)
+    '.mim/checkpoints/*.pth',
 ]
 
 setup(

@@ -97,6 +97,9 @@ def test_wheel_packages_configs_and_tools_that_run(wheel_site, tmp_path):
     index = yaml.safe_load(open(packaged / 'model-index.yml'))
     for model in index['Models']:
         assert osp.isfile(packaged / model['Config']), model['Config']
+    # the default model's weights travel with the package
+    from mmmtl.apis.model_zoo import DEFAULT_WEIGHTS
+    assert osp.isfile(packaged / DEFAULT_WEIGHTS)
     (config_path, ) = glob.glob(str(packaged / 'configs' / '*' / CONFIG))
     tiny = tiny_config(tmp_path, config_path)
     env = dict(os.environ, PYTHONPATH=str(wheel_site), OMP_NUM_THREADS='1')

@@ -47,8 +47,14 @@ def test_metafile_entries_name_existing_configs():
         for result in model['Results']:
             metrics = result['Metrics']
             assert set(gen_model_zoo.METRIC_KEYS) <= set(metrics), model
-            assert result['Dataset'] in ('Omniglot', 'miniImageNet')
-            assert metrics['Split'] == 'test'
+            # the unseen classes: the test split, miniImageNet's val+test
+            # (Eshratifar et al.'s 36 classes), or every class of a domain
+            # nothing was trained on (cross-domain)
+            assert (result['Dataset'], metrics['Split']) in {
+                ('Omniglot', 'test'), ('miniImageNet', 'test'),
+                ('miniImageNet', 'val+test'), ('CUB', 'all'),
+                ('Flowers-102', 'all')
+            }, (model['Name'], result)
             assert 0 < metrics['CI95'] < metrics['Accuracy'] <= 100
 
 
