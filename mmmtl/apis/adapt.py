@@ -20,7 +20,7 @@ from mmengine.config import Config, DictAction
 
 from mmmtl.apis import CustomTask
 from mmmtl.apis.custom_task import IMAGE_EXTENSIONS
-from mmmtl.models.adapters.presets import PRESETS, adapter_cfg
+from mmmtl.models.adapters.presets import adapter_cfg, add_adapter_options
 from mmmtl.utils import add_threads_option, setup_threads, tune_allocator
 
 
@@ -49,19 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
         help='also write one PNG per query: the image as the model sees it '
         '(after the test pipeline) and its top-k classes')
     parser.add_argument('--device', default='cpu', help='e.g. cpu, cuda:0')
-    parser.add_argument(
-        '--adapter',
-        default='own',
-        help='how the classes are learned: own (the config\'s adapter), '
-        'centroid, euclidean, linear or finetune (as tools/test.py; '
-        'docs/adapters.md)')
-    parser.add_argument(
-        '--adapter-cfg',
-        nargs='+',
-        action=DictAction,
-        metavar='KEY=VALUE',
-        help='change the adapter\'s settings, e.g. l2=0.1 or num_steps=20 '
-        '(with --adapter own: its meta-test values)')
+    add_adapter_options(parser)
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -75,9 +63,6 @@ def build_parser() -> argparse.ArgumentParser:
 def parse_args(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.adapter not in PRESETS:
-        parser.error(f'--adapter {args.adapter}: choose one of '
-                     f'{sorted(PRESETS)}')
     if args.load and (args.adapter != 'own' or args.adapter_cfg):
         parser.error('--load: the saved task keeps the adapter it was '
                      'adapted with; --adapter applies to CONFIG CHECKPOINT')

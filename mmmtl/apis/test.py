@@ -8,7 +8,7 @@ from typing import List, Optional
 from mmengine.config import Config, DictAction
 from mmengine.model import is_model_wrapper
 
-from mmmtl.models.adapters.presets import PRESETS, adapter_cfg
+from mmmtl.models.adapters.presets import adapter_cfg, add_adapter_options
 from mmmtl.registry import MODELS
 from mmmtl.utils import (add_threads_option, finish_distributed,
                          register_all_modules, setup_cfg, setup_threads,
@@ -35,21 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
         help='another meta-test\'s meta_test_*.json: for every (ways, shots) '
         'cell both have on the same episodes, add the mean per-episode '
         'accuracy difference (this minus that) with its 95%% CI')
-    parser.add_argument(
-        '--adapter',
-        default='own',
-        help='how each episode is learned: own (the config\'s adapter, the '
-        'default), centroid (cosine class means), euclidean (squared-'
-        'Euclidean class means), linear (logistic regression on the frozen '
-        'embedding) or finetune (the whole network from a zero linear head); '
-        'docs/adapters.md')
-    parser.add_argument(
-        '--adapter-cfg',
-        nargs='+',
-        action=DictAction,
-        metavar='KEY=VALUE',
-        help='change the adapter\'s settings, e.g. l2=0.1 or num_steps=20 '
-        '(with --adapter own: its meta-test values)')
+    add_adapter_options(parser)
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
         help='override config keys')
@@ -63,9 +49,6 @@ def build_parser() -> argparse.ArgumentParser:
 def parse_args(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.adapter not in PRESETS:
-        parser.error(f'--adapter {args.adapter}: choose one of '
-                     f'{sorted(PRESETS)}')
     for name in ('ways', 'shots', 'queries', 'episodes'):
         values = getattr(args, name)
         if values is not None and min(

@@ -1,11 +1,12 @@
 """Adapters by short name for the command line (``tools/test.py --adapter
 NAME [--adapter-cfg KEY=VALUE ...]``, ``tools/adapt.py``, ``CustomTask``),
 and a classifier config's own adapter."""
+import argparse
 import copy
 import inspect
 from typing import Optional
 
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 
 from mmmtl.registry import MODELS
 
@@ -62,3 +63,25 @@ def adapter_cfg(name: str,
     if options:
         cfg.merge_from_dict({f'adapter.{k}': v for k, v in options.items()})
     return cfg.to_dict()['adapter']
+
+
+def add_adapter_options(parser: argparse.ArgumentParser) -> None:
+    """``--adapter NAME`` (a key of :data:`PRESETS`, checked) and
+    ``--adapter-cfg KEY=VALUE ...``: the options of ``tools/test.py`` and
+    ``tools/adapt.py``."""
+    parser.add_argument(
+        '--adapter',
+        default='own',
+        choices=sorted(PRESETS),
+        help='how each task is learned: own (the config\'s adapter, the '
+        'default), centroid (cosine class means), euclidean (squared-'
+        'Euclidean class means), linear (logistic regression on the frozen '
+        'embedding) or finetune (the whole network from a zero linear head); '
+        'docs/adapters.md')
+    parser.add_argument(
+        '--adapter-cfg',
+        nargs='+',
+        action=DictAction,
+        metavar='KEY=VALUE',
+        help='change the adapter\'s settings, e.g. l2=0.1 or num_steps=20 '
+        '(with --adapter own: its meta-test values)')
