@@ -75,11 +75,13 @@ class BaseFewShotClassifier(BaseModel, metaclass=ABCMeta):
     DIVERGENCE_LIMIT = 1e6
     #: what :meth:`check_ways` calls the fixed-size head in its errors
     ways_head_name = 'head'
-    #: whether :meth:`loss_and_features` gives the features it embedded
-    #: (a meta branch of MTL with shared features)
+    #: whether the class has ``loss_and_features(inputs, data_samples) ->
+    #: (losses, features [B, D], global labels [B])``: the features its loss
+    #: embedded at the shared weights (a meta branch of MTL with shared
+    #: features)
     gives_features = False
-    #: whether :meth:`loss_on_features` trains on given features (a
-    #: transfer branch of MTL with shared features)
+    #: whether the class has ``loss_on_features(features, labels) ->
+    #: losses`` (a transfer branch of MTL with shared features)
     takes_features = False
 
     def __init__(self,
@@ -193,21 +195,6 @@ class BaseFewShotClassifier(BaseModel, metaclass=ABCMeta):
     def loss(self, inputs: Tensor, data_samples: dict) -> Dict[str, Tensor]:
         """Training losses for one (meta-)batch."""
 
-    def loss_and_features(
-            self, inputs: Tensor,
-            data_samples: dict) -> Tuple[Dict[str, Tensor], Tensor, Tensor]:
-        """:meth:`loss`, plus the features it embedded at the shared weights
-        [B, D] and their global labels [B] (``gives_features``)."""
-        raise NotImplementedError(
-            f'{type(self).__name__} does not give its features')
-
-    def loss_on_features(self, feats: Tensor,
-                         labels: Tensor) -> Dict[str, Tensor]:
-        """Training losses on given features [B, D] with global labels
-        (``takes_features``)."""
-        raise NotImplementedError(
-            f'{type(self).__name__} does not train on given features')
-
     def adapt(self, support: Tensor, labels: Tensor,
               num_ways: int) -> Dict[str, Tensor]:
         """Learn a task from its support images and episode labels (the
@@ -236,8 +223,8 @@ class BaseFewShotClassifier(BaseModel, metaclass=ABCMeta):
 
     def _own_adapter(self) -> BaseAdapter:
         adapter = getattr(self, 'adapter', None)
-        if adapter is None:
-            raise NotImplementedError(
+        if adapter is None:  # a subclass that built none
+            raise TypeError(
                 f'{type(self).__name__} has no adapter: call '
                 'self.build_adapter(cfg) in __init__, or override adapt() '
                 'and predict_query()')
