@@ -404,11 +404,13 @@ def meta_step_flops(regime: dict, rows: dict) -> int:
 
 
 def matmul_rate(size: int = 1024, repeats: int = 10,
-                device: str = 'cpu') -> float:
-    """FLOP/s of a square single-precision matrix product, the best of
-    ``repeats`` (what the device attains on dense arithmetic)."""
-    a = torch.randn(size, size, device=device)
-    b = torch.randn(size, size, device=device)
+                device: str = 'cpu', dtype: torch.dtype = torch.float32
+                ) -> float:
+    """FLOP/s of a square matrix product in ``dtype`` (single precision by
+    default), the best of ``repeats`` (what the device attains on dense
+    arithmetic)."""
+    a = torch.randn(size, size, device=device, dtype=dtype)
+    b = torch.randn(size, size, device=device, dtype=dtype)
     (a @ b).sum().item()
     best = float('inf')
     for _ in range(repeats):
