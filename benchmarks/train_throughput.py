@@ -33,10 +33,12 @@ FlopCounterMode (convolutions and matrix products, forward and backward,
 second order included) divided by the step's time, as a share of a large
 square matrix product's rate in the variant's precision at the same thread
 count. The data pipeline: images per second of the config's train pipeline
-per item (decoding the file each time, as the 84x84 configs) and with the
-split decoded into memory first (``cache_images=True``, over the first
-``--cache-images`` images of the split). Needs the miniImageNet images
-(docs/datasets.md); prints markdown tables.
+per item (decoding the file each time) and with the split decoded into
+memory first (``cache_images=True``, over the first ``--cache-images``
+images of the split), on one thread; "with data" adds the config's own
+data time per image to the step's (the Runner loads batches in the
+training process: ``num_workers=0`` on this 2-core machine). Needs the
+miniImageNet images (docs/datasets.md); prints markdown tables.
 """
 import argparse
 import copy
@@ -171,7 +173,7 @@ def time_steps(rows: dict, batch: dict, repeats: int) -> dict:
 def pipeline_rate(cfg: Config, cache: int) -> dict:
     """{'per item' | 'cached': images per second} of the train pipeline."""
     rates = {}
-    for label, extra in (('per item', {}),
+    for label, extra in (('per item', dict(cache_images=False)),
                          ('cached', dict(cache_images=True,
                                          indices=cache))):
         dataset_cfg = dict(copy.deepcopy(base_dataset(
@@ -193,6 +195,16 @@ def main():
     variants = [v for v in VARIANTS if bf16_native or not v[1]]
     if not bf16_native:
         print(f'{args.device} has no native bfloat16: float32 rows only\n')
+    torch.set_num_threads(1)
+    data_rates, pipelines = {}, {}
+    for name in args.models:
+        cfg = load_config(name, args.data_root)
+        dataset_cfg = base_dataset(cfg.train_dataloader.dataset)
+        pipelines[name] = [t['type'] for t in dataset_cfg.pipeline]
+        rates = pipeline_rate(cfg, args.cache_images)
+        configured = 'cached' if dataset_cfg.get('cache_images') else \
+            'per item'
+        data_rates[name] = (rates, configured)
     results = []
     for threads in args.threads:
         torch.set_num_threads(threads)
@@ -222,33 +234,31 @@ def main():
                     raise AssertionError(
                         f'{name} {label}: first loss {loss:.6f} differs from '
                         f'float32 NCHW {reference[0]:.6f}')
+                rates, configured = data_rates[name]
+                with_data = images / (seconds + images / rates[configured])
                 results.append(
                     (threads, name, label + (' (config)' if label == today
                                              else ''), images / seconds,
-                     reference[1] / seconds, flops / seconds / 1e9,
+                     with_data, reference[1] / seconds,
+                     flops / seconds / 1e9,
                      100 * flops / seconds / peak[bf16], loss))
             print(f'  {name}: {images} images, {flops / 1e9:.1f} GFLOP per '
                   f'step, done', flush=True)
-    print('\n| threads | model | variant | images / s | speed-up | GFLOP/s | '
-          '% of matmul rate | first loss |')
-    print('|---|---|---|---|---|---|---|---|')
-    for threads, name, label, rate, ratio, gflops, share, loss in results:
-        print(f'| {threads} | {name} | {label} | {rate:.1f} | {ratio:.2f}x | '
-              f'{gflops:.0f} | {share:.0f}% | {loss:.4f} |')
-    torch.set_num_threads(1)
-    print('\nData pipeline, 1 thread (images / s, decoded per item | from '
-          'the in-memory cache):')
-    seen = set()
+    print('\n| threads | model | variant | images / s | with data | '
+          'speed-up | GFLOP/s | % of matmul rate | first loss |')
+    print('|---|---|---|---|---|---|---|---|---|')
+    for (threads, name, label, rate, with_data, ratio, gflops, share,
+         loss) in results:
+        print(f'| {threads} | {name} | {label} | {rate:.1f} | '
+              f'{with_data:.1f} | {ratio:.2f}x | {gflops:.0f} | {share:.0f}% '
+              f'| {loss:.4f} |')
+    print('\nData pipeline, 1 thread, images / s (decoded per item | from '
+          'the in-memory cache; the config\'s in "with data"):')
     for name in args.models:
-        cfg = load_config(name, args.data_root)
-        pipeline = [t['type'] for t in base_dataset(
-            cfg.train_dataloader.dataset).pipeline]
-        if tuple(pipeline) in seen:
-            continue
-        seen.add(tuple(pipeline))
-        rates = pipeline_rate(cfg, args.cache_images)
-        print(f'- {name} ({" > ".join(pipeline)}): {rates["per item"]:.0f} '
-              f'| {rates["cached"]:.0f}')
+        rates, configured = data_rates[name]
+        print(f'- {name} ({" > ".join(pipelines[name])}): '
+              f'{rates["per item"]:.0f} | {rates["cached"]:.0f} '
+              f'(config: {configured})')
 
 
 if __name__ == '__main__':

@@ -135,8 +135,9 @@ def test_conv4_channels_last_same_numbers_and_format(in_channels, pool,
                                                      stride, size):
     """On CPU in eval mode the blocks run in channels_last (from the first
     block whose input has more than one channel), with the outputs and
-    gradients of the NCHW network; in training mode and inside the tasks'
-    vmap they are left as they come."""
+    gradients of the NCHW network; in training mode (unless
+    ``train_channels_last``) and inside the tasks' vmap they are left as
+    they come."""
     from mmmtl.models.inner_loop import in_task_vmap, map_tasks
     torch.manual_seed(0)
     net = MODELS.build(
@@ -168,7 +169,22 @@ def test_conv4_channels_last_same_numbers_and_format(in_channels, pool,
     batched = map_tasks(net, (tasks, ), vmap=True)
     assert formats == ['vmap'] * 4
     assert torch.allclose(batched[0], ref, atol=1e-10)
-    # training steps stay NCHW
+    # training steps stay NCHW unless train_channels_last (the batch steps
+    # of transfer learning and ProtoNet), which trains to the same numbers
     formats.clear()
-    net.train()(x)
+    net.train()
+    ref = net(x)
+    ref_grads = torch.autograd.grad(ref.square().sum(),
+                                    list(net.parameters()))
     assert formats == [False] * 4
+    formats.clear()
+    net.train_channels_last = True
+    out = net(x)
+    grads = torch.autograd.grad(out.square().sum(), list(net.parameters()))
+    assert formats == [in_channels > 1, True, True, True]
+    assert torch.allclose(out, ref, atol=1e-10)
+    for g, r in zip(grads, ref_grads):
+        assert torch.allclose(g, r, atol=1e-9)
+    formats.clear()
+    map_tasks(net, (tasks, ), vmap=True)
+    assert formats == ['vmap'] * 4

@@ -22,6 +22,15 @@ ABSENT = snapshot_tool.ABSENT
 LEAVES = snapshot_tool.leaf_configs()
 SNAPSHOT = snapshot_tool.load()
 
+# the plain batch steps of transfer learning and ProtoNet (docs/speed.md)
+BATCH_STEP_SPEED = {
+    'model.backbone.train_channels_last':
+    (ABSENT, True, 'Conv4 trains channels-last: the same values up to '
+     'summation order'),
+    'optim_wrapper.type':
+    (ABSENT, 'AutocastOptimWrapper', 'bfloat16 autocast where native: '
+     'validation accuracy unchanged (benchmarks/bf16_accuracy.sh)'),
+}
 # leaf glob -> key path glob -> (recorded value or tuple of values, current
 # value, why)
 ALLOWED = {
@@ -34,6 +43,15 @@ ALLOWED = {
         (ABSENT, True, 'scalars named train/... and val/... in scalars.json '
          'and TensorBoard; what is trained and tested is unchanged'),
     },
+    # training speed (docs/speed.md): numerics-neutral layout and cache,
+    # and bfloat16 autocast checked on validation accuracy
+    'configs/*/*mini-imagenet_*': {
+        '*.cache_images':
+        (ABSENT, True, 'the 84x84 splits decoded once into memory: the same '
+         'items (tests/test_datasets_cache.py)'),
+    },
+    'configs/transfer/*': BATCH_STEP_SPEED,
+    'configs/protonet/*': BATCH_STEP_SPEED,
     # the MTL configs take their MAML / Reptile sibling's model as it is,
     # with the defaults that model states (checked below: the same
     # modules), and leave beta at MTL's default

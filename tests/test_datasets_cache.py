@@ -2,6 +2,7 @@
 items as per-item decoding (pre-cut and ImageNet-folder miniImageNet,
 tieredImageNet's PNG bytes, CUB's mixed sizes, a random train pipeline),
 without touching the files again; clear errors where it cannot apply."""
+import logging
 import os
 import os.path as osp
 import random
@@ -10,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
+from mmengine.logging import MMLogger
 from PIL import Image
 
 from conftest import REPO
@@ -48,6 +50,37 @@ def assert_same_items(cached, plain, seeded: bool = False) -> None:
 @pytest.fixture
 def precut_root(tmp_path):
     return write_precut(str(tmp_path / 'mini'), CLASSES, per_class=3)
+
+
+def test_a_cache_over_its_memory_limit_decodes_per_item(precut_root):
+    """A split that would take more than cache_max_bytes (full-size ImageNet
+    files ahead of a random crop) is decoded per item, with a warning naming
+    the size and the limit; the items are those of per-item decoding."""
+    cfg = mini_cfg()
+    plain = MiniImageNet(data_root=precut_root, split='val',
+                         pipeline=cfg.test_pipeline)
+    limit = 6 * 84 * 84 * 3 - 1  # one byte short of the split
+    logger = MMLogger.get_current_instance()
+    seen = []
+    handler = logging.Handler()
+    handler.emit = lambda record: seen.append(record.getMessage())
+    logger.addHandler(handler)
+    try:
+        capped = MiniImageNet(data_root=precut_root, split='val',
+                              pipeline=cfg.test_pipeline, cache_images=True,
+                              cache_max_bytes=limit)
+    finally:
+        logger.removeHandler(handler)
+    assert any('would take about 0.0 GB, over cache_max_bytes' in m
+               and 'decoding per item' in m for m in seen), seen
+    assert not capped.cache_images and capped.cached_bytes == 0
+    assert capped.cached_transforms == []
+    assert 'img_path' in capped.data_list[0]
+    assert_same_items(capped, plain)
+    fits = MiniImageNet(data_root=precut_root, split='val',
+                        pipeline=cfg.test_pipeline, cache_images=True,
+                        cache_max_bytes=limit + 1)
+    assert fits.cache_images and fits.cached_bytes == limit + 1
 
 
 def test_precut_cache_equals_per_item_decoding(precut_root):

@@ -1,5 +1,7 @@
 """Base class of the few-shot datasets: a labelled image list for one split,
 optionally decoded once into memory."""
+import logging
+import os
 import time
 from typing import List, Optional, Sequence
 
@@ -16,6 +18,15 @@ from .transforms import LoadImage, ResizeCenterCrop
 # randomness.
 _CACHE_LOADERS = (LoadImage, LoadImageFromFile)
 _CACHE_DETERMINISTIC = (Resize, CenterCrop, ResizeCenterCrop)
+
+
+def default_cache_max_bytes() -> int:
+    """A quarter of the machine's physical memory: what ``cache_images`` may
+    take per split by default."""
+    try:
+        return os.sysconf('SC_PHYS_PAGES') * os.sysconf('SC_PAGE_SIZE') // 4
+    except (AttributeError, ValueError, OSError):  # no sysconf: 4 GB
+        return 4 << 30
 
 
 class FewShotDataset(BaseDataset):
@@ -43,7 +54,10 @@ class FewShotDataset(BaseDataset):
     are the same as without the cache (the transforms and their order are
     the same). Images of one shape share one contiguous array. Memory: the
     cached images, e.g. 38,400 x 84 x 84 x 3 bytes = 813 MB for the
-    miniImageNet train split at 84x84.
+    miniImageNet train split at 84x84. Where the split would take more than
+    ``cache_max_bytes`` (default: a quarter of this machine's memory), as
+    full-size ImageNet files ahead of a random crop would, the dataset
+    logs a warning and decodes per item instead.
     """
 
     SPLITS: tuple = ()
@@ -55,6 +69,7 @@ class FewShotDataset(BaseDataset):
                  serialize_data: bool = False,
                  lazy_init: bool = False,
                  cache_images: bool = False,
+                 cache_max_bytes: Optional[int] = None,
                  **kwargs) -> None:
         if self.SPLITS and split not in self.SPLITS:
             raise ValueError(f'{type(self).__name__}: unknown split '
@@ -65,6 +80,9 @@ class FewShotDataset(BaseDataset):
                              'be combined with serialize_data=True')
         self.split = split
         self.cache_images = cache_images
+        self.cache_max_bytes = (default_cache_max_bytes()
+                                if cache_max_bytes is None else
+                                cache_max_bytes)
         self.cached_transforms: list = []
         self.cached_bytes = 0
         self._classes: List[str] = []
@@ -124,6 +142,20 @@ class FewShotDataset(BaseDataset):
             results.pop('sample_idx')
             img = results['img']
             if i == 0:
+                needed = img.nbytes * len(self.data_list)
+                if needed > self.cache_max_bytes:
+                    print_log(
+                        f'{type(self).__name__} (split={self.split!r}): '
+                        f'cache_images: {len(self.data_list)} images like '
+                        f'the first ({img.shape}) would take about '
+                        f'{needed / 1e9:.1f} GB, over cache_max_bytes '
+                        f'({self.cache_max_bytes / 1e9:.1f} GB); decoding '
+                        'per item instead (pre-cut images, or a Resize '
+                        'right after loading, make the cache small)',
+                        logger='current',
+                        level=logging.WARNING)
+                    self.cache_images = False
+                    return
                 shared = np.empty((len(self.data_list), ) + img.shape,
                                   img.dtype)
             if (shared is not None and img.shape == shared.shape[1:]
