@@ -11,19 +11,34 @@ Pairs are formed only within a domain and a cell, where the two rows were
 meta-tested on the same episodes (seed, queries, episodes and split agree,
 ``mmmtl.utils.paired_comparison``) and hold per-episode accuracies.
 
-    python benchmarks/collect_cross_domain.py work_dirs/cross_domain
+    python benchmarks/collect_cross_domain.py work_dirs/cross_domain \
+        [--metafiles work_dirs/mini_table1]
 
 Layout read: OUT/<domain>/<adapter>/<model>/meta_test_*.json (the newest
-file per cell wins).
+file per cell wins). ``--metafiles TABLE1_DIR`` also writes each model's
+cross-domain results with its own adapter into the model zoo
+(configs/<method>/metafile.yml, benchmarks/metafile_entries.py): the
+Baseline's into the default model's entry (the same checkpoint), the
+others' as entries of their own, with the training record of
+TABLE1_DIR/train_times.txt; then run tools/misc/gen_model_zoo.py.
 """
+import argparse
+import copy
 import csv
 import glob
 import json
 import os.path as osp
 import sys
 
+import yaml
+
 from mmmtl.utils.paired_comparison import (SAME_EPISODE_FIELDS,
                                            paired_difference)
+
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from metafile_entries import result, train_times, write_entries  # noqa
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 DOMAINS = {
     'cub':
@@ -50,6 +65,27 @@ MODELS = {
     'mtl-maml-warm': 'MTL-MAML (warm start)',
     'mtl-ss': "Sun et al.'s MTL (scaling and shifting)",
 }
+
+
+# model -> (config under configs/ without .py, metafile collection, batch)
+CONFIGS = {
+    'transfer': ('transfer/baseline_conv4_1xb128_mini-imagenet-32px_5way-5shot',
+                 'Baseline', '128 images'),
+    'protonet': ('protonet/protonet_conv4_1xb1_mini-imagenet-32px_5way-5shot',
+                 'ProtoNet', '1 episode of 20-way 5-shot'),
+    'reptile': ('reptile/reptile_conv4_1xb5_mini-imagenet-32px_5way-5shot',
+                'Reptile', '5 episodes of 5-way 5-shot'),
+    'mtl-reptile': ('mtl/mtl-reptile_conv4_1xb5_mini-imagenet-32px_5way-5shot',
+                    'MTL', '5 episodes of 5-way 5-shot'),
+    'maml': ('maml/maml_conv4_1xb4_mini-imagenet-32px_5way-5shot', 'MAML',
+             '4 episodes of 5-way 5-shot'),
+    'mtl-maml': ('mtl/mtl-maml_conv4_1xb4_mini-imagenet-32px_5way-5shot',
+                 'MTL', '4 episodes of 5-way 5-shot'),
+    'mtl-maml-warm': ('mtl/mtl-maml_conv4_1xb4_mini-imagenet-32px_5way-5shot',
+                      'MTL', '4 episodes of 5-way 5-shot'),
+}
+DEFAULT_MODEL = 'baseline_conv4_1xb128_mini-imagenet-32px_default'
+DATASET_NAMES = {'cub': 'CUB', 'flowers102': 'Flowers-102'}
 
 
 def collect(out_dir: str) -> dict:
@@ -217,11 +253,90 @@ def plot(cells, path: str) -> None:
     plt.close(fig)
 
 
+def metafile_entries(cells, out_dir: str, table1: str) -> dict:
+    """{metafile path: [entries]}: each model's cross-domain results with its
+    own adapter (the default model's entry updated in place)."""
+    times = train_times(table1)
+    command = ('bash benchmarks/cross_domain.sh ' + table1 + '\n'
+               f'python benchmarks/collect_cross_domain.py {out_dir} '
+               f'--metafiles {table1}\n')
+    entries = {}
+    for model, (config, collection, batch) in CONFIGS.items():
+        rows = [(DATASET_NAMES[d], cells[k]) for d in DOMAINS
+                for k in sorted(cells) if k[:3] == (d, 'own', model)]
+        if not rows:
+            continue
+        results = [result(dataset, row) for dataset, row in rows]
+        path = osp.join(ROOT, 'configs', osp.dirname(config), 'metafile.yml')
+        if model == 'transfer':
+            entry = copy.deepcopy(existing_entry(path, DEFAULT_MODEL))
+            entry['Results'] = [
+                r for r in entry['Results']
+                if r['Dataset'] not in DATASET_NAMES.values()] + results
+            entry['Command'] = ''.join(
+                line for line in entry['Command'].splitlines(True)
+                if 'cross_domain' not in line) + command
+        elif model in times:
+            iters, budget, wall = times[model]
+            warm = ('from the backbone of the study\'s Baseline trained for '
+                    f'{times["transfer-half"][1]}, then ' if model.endswith(
+                        'warm') and 'transfer-half' in times else '')
+            entry = {
+                'Name': f'{osp.basename(config)}_'
+                f'{budget.split()[0]}{budget.split()[1]}-min'
+                + ('_warm-start' if model.endswith('warm') else '')
+                + '_cross-domain',
+                'In Collection': collection,
+                'Config': f'configs/{config}.py',
+                'Metadata': {
+                    'Training Data':
+                    'real miniImageNet, Ravi split, the 64 train classes, '
+                    '32x32 (the reduced CPU protocol); tested on the classes '
+                    'of other domains',
+                    'Training Budget':
+                    f'the {MODELS[model]} of the session-11 Table-1 / '
+                    f'adapter study (docs/mtl.md, its miniImageNet results): '
+                    f'{warm}{budget} of training iterations (--time-budget '
+                    '--fit-schedule --budget-clock cpu), the best of its '
+                    "validations; meta-test adapter the model's own",
+                    'Iterations': iters,
+                    'Batch Size': batch,
+                    'Training Time':
+                    f'{wall} s wall with validation, beside another job',
+                    'Training Resources': 'one thread of a 2-core CPU',
+                },
+                'Results': results,
+                'Command': 'bash benchmarks/mini_imagenet_table1.sh '
+                'table1-train\n' + command,
+                'Source': 'docs/cross_domain.md',
+            }
+        else:
+            continue
+        entries.setdefault(path, []).append(entry)
+    return entries
+
+
+def existing_entry(path: str, name: str) -> dict:
+    with open(path) as f:
+        models = yaml.safe_load(f)['Models']
+    for entry in models:
+        if entry['Name'] == name:
+            return entry
+    raise KeyError(f'{path}: no model entry {name!r}')
+
+
 def main():
-    out_dir = sys.argv[1] if len(sys.argv) > 1 else 'work_dirs/cross_domain'
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('out_dir', nargs='?',
+                        default='work_dirs/cross_domain')
+    parser.add_argument('--metafiles', metavar='TABLE1_DIR',
+                        help='write the model-zoo entries, with the training '
+                        'record of this table1 work dir')
+    args = parser.parse_args()
+    out_dir = args.out_dir
     cells = collect(out_dir)
     if not cells:
-        sys.exit(f'no meta_test_*.json under {out_dir}/<domain>/<adapter>/'
+        raise SystemExit(f'no meta_test_*.json under {out_dir}/<domain>/<adapter>/'
                  f'<model>/ (domains {list(DOMAINS)}, adapters '
                  f'{list(ADAPTERS)}, models {list(MODELS)})')
     base = osp.join(out_dir, 'cross_domain')
@@ -232,6 +347,11 @@ def main():
     plot(cells, base + '.png')
     print(table)
     print(f'written: {base}.md, {base}.csv, {base}.png')
+    if args.metafiles:
+        for path, entries in metafile_entries(cells, out_dir,
+                                              args.metafiles).items():
+            names = write_entries(path, entries)
+            print(f'{osp.relpath(path, ROOT)}: {", ".join(names)}')
 
 
 if __name__ == '__main__':

@@ -4,11 +4,15 @@ CI) beside MMFewShot's published numbers (theirs: the full dataset, 84x84,
 GPU), and MTL-MAML's paired differences to MAML and to each other over the
 shared episodes.
 
-    python benchmarks/collect_cub_study.py work_dirs/cub_study
+    python benchmarks/collect_cub_study.py work_dirs/cub_study [--metafiles]
 
 Layout read: OUT/test/<model>/meta_test_*.json (the newest file per cell
-wins; benchmarks/collect_cross_domain.py pairs rows the same way).
+wins; benchmarks/collect_cross_domain.py pairs rows the same way) and
+OUT/train_times.txt. ``--metafiles`` also writes a model-zoo entry per
+trained run into configs/<method>/metafile.yml (benchmarks/
+metafile_entries.py; then run tools/misc/gen_model_zoo.py).
 """
+import argparse
 import csv
 import glob
 import json
@@ -17,6 +21,10 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from collect_cross_domain import cell_text, diff_text, paired  # noqa: E402
+from metafile_entries import (result, train_times,  # noqa: E402
+                              write_entries)
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 # folder -> (title, published 1-shot, 5-shot, whose); published numbers
 # from ../shared/data/cub/README.md, the full dataset at 84x84
@@ -27,6 +35,37 @@ MODELS = {
     ('MTL-MAML (warm start from a half-budget Baseline)', None, None, ''),
     'protonet': ('ProtoNet', None, None, ''),
     'baseline-plus': ('Baseline++', None, None, ''),
+}
+# trained run of cub_study.sh -> (tested as, shots tested, config, metafile
+# collection, batch, how it was trained)
+C = 'configs'
+RUNS = {
+    'maml-1shot': ('maml', (1, ), 'maml/maml_conv4_1xb4_cub-32px_5way-1shot',
+                   'MAML', '4 episodes of 5-way 1-shot', ''),
+    'maml-5shot': ('maml', (5, ), 'maml/maml_conv4_1xb4_cub-32px_5way-5shot',
+                   'MAML', '4 episodes of 5-way 5-shot', ''),
+    'protonet-1shot':
+    ('protonet', (1, ), 'protonet/protonet_conv4_1xb1_cub-32px_5way-1shot',
+     'ProtoNet', '1 episode of 20-way 1-shot', ''),
+    'protonet-5shot':
+    ('protonet', (5, ), 'protonet/protonet_conv4_1xb1_cub-32px_5way-5shot',
+     'ProtoNet', '1 episode of 20-way 5-shot', ''),
+    'baseline-plus':
+    ('baseline-plus', (1, 5),
+     'transfer/baseline-plus_conv4_1xb128_cub-32px_5way-5shot', 'Baseline',
+     '128 images', ''),
+    'mtl-maml-1shot':
+    ('mtl-maml', (1, ), 'mtl/mtl-maml_conv4_1xb4_cub-32px_5way-1shot', 'MTL',
+     '4 episodes of 5-way 1-shot', ''),
+    'mtl-maml-5shot':
+    ('mtl-maml', (5, ), 'mtl/mtl-maml_conv4_1xb4_cub-32px_5way-5shot', 'MTL',
+     '4 episodes of 5-way 5-shot', ''),
+    'mtl-maml-warm-1shot':
+    ('mtl-maml-warm', (1, ), 'mtl/mtl-maml_conv4_1xb4_cub-32px_5way-1shot',
+     'MTL', '4 episodes of 5-way 1-shot', 'warm'),
+    'mtl-maml-warm-5shot':
+    ('mtl-maml-warm', (5, ), 'mtl/mtl-maml_conv4_1xb4_cub-32px_5way-5shot',
+     'MTL', '4 episodes of 5-way 5-shot', 'warm'),
 }
 # (model, other): paired differences reported
 PAIRS = (('mtl-maml', 'maml'), ('mtl-maml-warm', 'maml'), ('mtl-maml-warm',
@@ -115,12 +154,65 @@ def plot(cells, path: str) -> None:
     plt.close(fig)
 
 
+def metafile_entries(cells, out_dir: str) -> dict:
+    """{metafile path: [entries]}: one per trained run with its novel-species
+    results."""
+    times = train_times(out_dir)
+    entries = {}
+    for run, (model, shots, config, collection, batch, how) in RUNS.items():
+        rows = [cells[(model, 5, s)] for s in shots if (model, 5, s) in cells]
+        if not rows or run not in times:
+            continue
+        iters, budget, wall = times[run]
+        warm = (f'; from the backbone of a Baseline trained on the same base '
+                f'species for {times["baseline-half"][1]} '
+                '(baseline_conv4_1xb128_cub-32px_5way-5shot.py, the recipe '
+                'of docs/cross_domain.md), ' if how else '; ')
+        name = (f'{osp.basename(config)}_{budget.split()[0]}'
+                f'{budget.split()[1]}-min' + ('_warm-start' if how else ''))
+        entries.setdefault(
+            osp.join(ROOT, C, osp.dirname(config), 'metafile.yml'), []
+        ).append({
+            'Name': name,
+            'In Collection': collection,
+            'Config': f'{C}/{config}.py',
+            'Metadata': {
+                'Training Data':
+                'real CUB-200-2011 subset (100 of the 200 species, '
+                '../shared/data/cub), the 44 base species of the '
+                'class-number split, 32x32 (a reduction of the published '
+                '84x84)',
+                'Training Budget':
+                f'{budget} of training iterations (--time-budget '
+                '--fit-schedule --budget-clock cpu)' + warm +
+                'the best of its validations on 100 episodes of the 28 val '
+                "species; meta-test adapter the model's own",
+                'Iterations': iters,
+                'Batch Size': batch,
+                'Training Time':
+                f'{wall} s wall with validation, beside another job',
+                'Training Resources': 'one thread of a 2-core CPU',
+            },
+            'Results': [result('CUB', row) for row in rows],
+            'Command':
+            'bash benchmarks/cub_study.sh\n'
+            f'python benchmarks/collect_cub_study.py {out_dir} --metafiles\n',
+            'Source': 'docs/cross_domain.md',
+        })
+    return entries
+
+
 def main():
-    out_dir = sys.argv[1] if len(sys.argv) > 1 else 'work_dirs/cub_study'
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('out_dir', nargs='?', default='work_dirs/cub_study')
+    parser.add_argument('--metafiles', action='store_true',
+                        help='write the model-zoo entries')
+    args = parser.parse_args()
+    out_dir = args.out_dir
     cells = collect(out_dir)
     if not cells:
-        sys.exit(f'no meta_test_*.json under {out_dir}/test/<model>/ '
-                 f'(models {list(MODELS)})')
+        raise SystemExit(f'no meta_test_*.json under {out_dir}/test/<model>/ '
+                         f'(models {list(MODELS)})')
     base = osp.join(out_dir, 'cub_study')
     table = markdown(cells)
     with open(base + '.md', 'w') as f:
@@ -133,6 +225,10 @@ def main():
         with open(times) as f:
             print('\n' + f.read())
     print(f'written: {base}.md, {base}.csv, {base}.png')
+    if args.metafiles:
+        for path, entries in metafile_entries(cells, out_dir).items():
+            names = write_entries(path, entries)
+            print(f'{osp.relpath(path, ROOT)}: {", ".join(names)}')
 
 
 if __name__ == '__main__':

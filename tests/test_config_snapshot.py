@@ -31,6 +31,28 @@ BATCH_STEP_SPEED = {
     (ABSENT, 'AutocastOptimWrapper', 'bfloat16 autocast where native: '
      'validation accuracy unchanged (benchmarks/bf16_accuracy.sh)'),
 }
+# the 84x84 transfer configs: colour jitter moved from each image in the
+# pipeline to the batch in the data preprocessor (docs/speed.md)
+JITTER = dict(brightness=0.4, contrast=0.4, saturation=0.4)
+CROP_FLIP = [
+    dict(type='LoadImage'),
+    dict(scale=84, type='mmpretrain.RandomResizedCrop'),
+    dict(direction='horizontal', prob=0.5, type='RandomFlip')
+]
+TO_TENSOR = [
+    dict(type='BGRToRGB'),
+    dict(keys=['img', 'gt_label'], type='mmpretrain.Collect'),
+    dict(keys=['img'], type='ImageToTensor')
+]
+BATCH_JITTER = {
+    'model.data_preprocessor.batch_augments':
+    (ABSENT, [dict(JITTER, type='BatchColorJitter')],
+     'BatchColorJitter: the same operations and factor ranges, per image '
+     '(tests/test_batch_color_jitter.py)'),
+    'train_dataloader.dataset.pipeline':
+    (CROP_FLIP + [dict(JITTER, type='mmpretrain.ColorJitter')] + TO_TENSOR,
+     CROP_FLIP + TO_TENSOR, 'the jitter is in the data preprocessor'),
+}
 # leaf glob -> key path glob -> (recorded value or tuple of values, current
 # value, why)
 ALLOWED = {
@@ -51,6 +73,9 @@ ALLOWED = {
          'items (tests/test_datasets_cache.py)'),
     },
     'configs/transfer/*': BATCH_STEP_SPEED,
+    'configs/transfer/*_1xb128_cub_*': BATCH_JITTER,
+    'configs/transfer/*_1xb128_mini-imagenet_*': BATCH_JITTER,
+    'configs/transfer/*_1xb128_tiered-imagenet_*': BATCH_JITTER,
     'configs/protonet/*': BATCH_STEP_SPEED,
     # the MTL configs take their MAML / Reptile sibling's model as it is,
     # with the defaults that model states (checked below: the same

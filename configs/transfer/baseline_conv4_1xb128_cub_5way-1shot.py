@@ -9,4 +9,6 @@ _base_ = [
     '../_base_/default_runtime.py'
 ]
 
-model = dict(head=dict(num_classes=100))
+model = dict(
+    data_preprocessor=dict(batch_augments=_base_.train_batch_augments),
+    head=dict(num_classes=100))

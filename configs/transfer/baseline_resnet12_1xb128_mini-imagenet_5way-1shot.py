@@ -8,3 +8,6 @@ _base_ = [
     '../_base_/schedules/adam_16k.py',
     '../_base_/default_runtime.py'
 ]
+
+model = dict(
+    data_preprocessor=dict(batch_augments=_base_.train_batch_augments))

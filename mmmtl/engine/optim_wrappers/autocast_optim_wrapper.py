@@ -42,15 +42,17 @@ class AutocastOptimWrapper(OptimWrapper):
     """An optimizer wrapper that runs the training forward in bfloat16
     autocast.
 
-    Under it the query evaluation of MAML / MTL-MAML and MTL's transfer
-    branch run their convolutions and matrix products in bfloat16 (float32
-    accumulation); the inner loop stays float32
+    Under it the query evaluation of MAML / MTL-MAML, MTL's transfer
+    branch and the batch steps of transfer learning and ProtoNet run their
+    convolutions and matrix products in bfloat16 (float32 accumulation);
+    the inner loop stays float32
     (:meth:`GradientMetaLearner.adapt_batch`), as do the weights, their
     gradients and the optimizer. Measured (docs/meta_learners.md, "Speed";
     docs/getting_started.md): the meta-gradient 0.2-17% (relative L2) from
     float64's, where another meta-batch's is 84-338% away; Omniglot and
-    32x32 miniImageNet validation accuracy unchanged within the 95% CIs
-    (``benchmarks/bf16_accuracy.sh``).
+    32x32 miniImageNet validation accuracy of MAML, the Baseline and
+    ProtoNet unchanged within the 95% CIs (``benchmarks/bf16_accuracy.sh``;
+    docs/speed.md).
 
     Args:
         precision: ``'auto'`` (default): bfloat16 where the model's device
@@ -102,7 +104,7 @@ class AutocastOptimWrapper(OptimWrapper):
             self._dtype = self.compute_dtype(device)
             print_log(
                 f'AutocastOptimWrapper (precision={self.precision!r}): '
-                'meta-training forward in '
+                'training forward in '
                 + ('bfloat16 autocast' if self._dtype else 'float32')
                 + f' on {device.type}', logger='current')
         with super().optim_context(model), torch.autocast(

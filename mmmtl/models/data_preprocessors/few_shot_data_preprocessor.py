@@ -2,6 +2,7 @@ from typing import Optional, Sequence
 
 import torch
 from mmengine.model import BaseDataPreprocessor
+from torch import nn
 
 from mmmtl.registry import MODELS
 
@@ -17,12 +18,21 @@ class FewShotDataPreprocessor(BaseDataPreprocessor):
 
     Args:
         mean, std: per-channel statistics, in the pixel scale of ``img``.
+        batch_augments: configs of modules (e.g. :class:`BatchColorJitter`)
+            applied in turn to the training batches, before normalisation,
+            in the pixel scale of ``img``: augmentation of the whole batch
+            at once rather than per image in the data pipeline (episodic
+            [T, M, ...] batches as T * M images). Not applied at validation
+            or meta-test.
     """
 
     def __init__(self,
                  mean: Optional[Sequence[float]] = None,
-                 std: Optional[Sequence[float]] = None) -> None:
+                 std: Optional[Sequence[float]] = None,
+                 batch_augments: Optional[Sequence[dict]] = None) -> None:
         super().__init__()
+        self.batch_augments = nn.ModuleList(
+            MODELS.build(cfg) for cfg in batch_augments or ())
         self._normalize = mean is not None
         if self._normalize:
             if std is None or len(std) != len(mean):
@@ -39,6 +49,11 @@ class FewShotDataPreprocessor(BaseDataPreprocessor):
             raise KeyError('FewShotDataPreprocessor: the batch has no "img" '
                            f'field (fields: {sorted(data)})')
         inputs = data.pop('img').float()
+        if training and len(self.batch_augments):
+            images = inputs.flatten(0, -4)
+            for augment in self.batch_augments:
+                images = augment(images)
+            inputs = images.view(inputs.shape)
         if self._normalize:
             inputs = (inputs - self.mean) / self.std
         return dict(inputs=inputs, data_samples=data)
