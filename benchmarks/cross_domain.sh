@@ -8,7 +8,9 @@
 # data/flowers102); both are one test split of every class, ours to state
 # (configs/_base_/datasets/{cub_all,flowers102}_32px.py, whose test dataset
 # the options below set). Cells: 5-way 1 / 5 / 20-shot and 20-way 5-shot,
-# EPISODES (600) seeded episodes each (seed 0: the same episodes for every
+# EPISODES (600) seeded episodes each for the 1- and 5-shot 5-way cells,
+# EPISODES_LONG (default EPISODES) for the 20-shot and 20-way ones, whose
+# episodes cost 2-4x more (seed 0: the same episodes for every
 # model and adapter of a domain, so that differences are paired), 15
 # queries per class, each model with its own adapter and with
 # `--adapter centroid` and `--adapter linear` of tools/test.py.
@@ -28,6 +30,7 @@ TABLE1=${1:-work_dirs/mini_table1}
 OUT=${OUT:-work_dirs/cross_domain}
 STREAMS=${STREAMS:-2}
 EPISODES=${EPISODES:-600}
+EPISODES_LONG=${EPISODES_LONG:-$EPISODES}
 ADAPTERS=${ADAPTERS:-own centroid linear}
 MODELS=${MODELS:-transfer baseline-plus protonet reptile mtl-reptile maml \
 mtl-maml mtl-maml-warm mtl-ss}
@@ -71,9 +74,10 @@ root_of() {  # the class folders of a domain
     esac
 }
 
-run() {  # run DOMAIN ADAPTER MODEL TAG [tools/test.py options]
-    local domain=$1 adapter=$2 model=$3 tag=$4 work ckpt config root
-    shift 4
+run() {  # run DOMAIN ADAPTER MODEL TAG EPISODES [tools/test.py options]
+    local domain=$1 adapter=$2 model=$3 tag=$4 episodes=$5 work ckpt config
+    local root
+    shift 5
     work=$OUT/$domain/$adapter/$model
     if [ -f "$work.$tag.done" ]; then
         echo "$domain $adapter $model $tag: tested already"
@@ -92,7 +96,7 @@ run() {  # run DOMAIN ADAPTER MODEL TAG [tools/test.py options]
     [ "$adapter" = own ] || adapter_option=(--adapter "$adapter")
     mkdir -p "$work"
     python tools/test.py "$config" "$ckpt" --work-dir "$work" --seed 0 \
-        --queries 15 --episodes "$EPISODES" "${adapter_option[@]}" "$@" \
+        --queries 15 --episodes "$episodes" "${adapter_option[@]}" "$@" \
         --cfg-options test_dataloader.dataset.dataset.type=FewShotImageFolder \
         "test_dataloader.dataset.dataset.data_root=$root" \
         test_dataloader.dataset.dataset.split=all \
@@ -107,8 +111,12 @@ domain_stream() {  # every model and adapter on one domain
     fi
     for model in $MODELS; do
         for adapter in $ADAPTERS; do
-            run "$domain" "$adapter" "$model" 5way --ways 5 --shots 1 5 20
-            run "$domain" "$adapter" "$model" 20way --ways 20 --shots 5
+            run "$domain" "$adapter" "$model" 5way "$EPISODES" --ways 5 \
+                --shots 1 5
+            run "$domain" "$adapter" "$model" 5way20 "$EPISODES_LONG" \
+                --ways 5 --shots 20
+            run "$domain" "$adapter" "$model" 20way "$EPISODES_LONG" \
+                --ways 20 --shots 5
         done
     done
 }

@@ -31,7 +31,7 @@ def test_same_images_as_the_per_image_transform():
                            [2, 0, 1], [0, 2, 1]])
     jitter = BatchColorJitter(0.4, 0.4, 0.4)
     batch = torch.from_numpy(images).permute(0, 3, 1, 2).double()
-    out = jitter.apply(batch, factors, orders).permute(0, 2, 3, 1).numpy()
+    out = jitter.jitter(batch, factors, orders).permute(0, 2, 3, 1).numpy()
     expected = np.stack([pil_jitter(images[i], factors[i].numpy(), orders[i])
                          for i in range(6)]).astype(float)
     # PIL truncates to uint8 after each of the three operations (later
@@ -48,7 +48,7 @@ def test_the_order_of_the_operations_is_each_images_own():
     factors = torch.tensor([[0.6, 1.0, 1.4]] * 2)
     orders = torch.tensor([[2, 0, 1], [0, 2, 1]])
     batch = torch.from_numpy(red).permute(0, 3, 1, 2).double()
-    out = BatchColorJitter(0.4, 0.4, 0.4).apply(batch, factors, orders)
+    out = BatchColorJitter(0.4, 0.4, 0.4).jitter(batch, factors, orders)
     for i in range(2):
         expected = pil_jitter(red[i], factors[i].numpy(), orders[i])
         assert np.abs(out[i].permute(1, 2, 0).numpy() - expected).max() <= 2
@@ -60,10 +60,10 @@ def test_factor_one_and_a_disabled_operation_leave_images_as_they_are():
     images = torch.rand(4, 3, 5, 5, dtype=torch.float64) * 255
     order = torch.tensor([[0, 1, 2]] * 4)
     jitter = BatchColorJitter(0.4, 0.4, 0.4)
-    assert torch.allclose(jitter.apply(images, torch.ones(4, 3), order),
+    assert torch.allclose(jitter.jitter(images, torch.ones(4, 3), order),
                           images)
     only_brightness = BatchColorJitter(brightness=0.4)
-    out = only_brightness.apply(images, torch.full((4, 3), 0.5), order)
+    out = only_brightness.jitter(images, torch.full((4, 3), 0.5), order)
     assert torch.allclose(out, images * 0.5)
 
 

@@ -67,6 +67,7 @@ def test_cross_domain_commands(tmp_path):
         MODELS='maml protonet',
         ADAPTERS='own centroid',
         STREAMS='1',
+        EPISODES_LONG='300',
         OUT=str(tmp_path / 'out'))
     result = subprocess.run(['bash', CROSS, str(table1)],
                             cwd=tmp_path,
@@ -79,8 +80,9 @@ def test_cross_domain_commands(tmp_path):
         c for c in calls(tmp_path)
         if c.startswith('tools/test.py') and '--help' not in c
     ]
-    # 2 domains x 2 adapters x (5-way, 20-way), all of MAML's checkpoint
-    assert len(tests) == 8
+    # 2 domains x 2 adapters x (5-way 1/5, 5-way 20, 20-way), all of MAML's
+    # checkpoint
+    assert len(tests) == 12
     ckpt = f'{table1}/maml/best_accuracy_mean_iter_9.pth'
     config = 'configs/maml/maml_conv4_1xb4_mini-imagenet-32px_5way-5shot.py'
     for domain, root in (('cub', 'data/CUB_200_2011/images'),
@@ -93,10 +95,12 @@ def test_cross_domain_commands(tmp_path):
                        'split=all')
             chosen = '' if adapter == 'own' else '--adapter centroid '
             head = (f'tools/test.py {config} {ckpt} --work-dir {work} '
-                    f'--seed 0 --queries 15 --episodes 600 {chosen}')
-            assert head + f'--ways 5 --shots 1 5 20 {options}' in tests
-            assert head + f'--ways 20 --shots 5 {options}' in tests
+                    '--seed 0 --queries 15 --episodes {} ' + chosen)
+            assert head.format(600) + f'--ways 5 --shots 1 5 {options}' in tests
+            assert head.format(300) + f'--ways 5 --shots 20 {options}' in tests
+            assert head.format(300) + f'--ways 20 --shots 5 {options}' in tests
             assert osp.isfile(f'{work}.5way.done')
+            assert osp.isfile(f'{work}.5way20.done')
     assert calls(tmp_path)[-1] == (
         f'benchmarks/collect_cross_domain.py {tmp_path}/out')
     # run again: every job done, nothing meta-tested

@@ -34,7 +34,7 @@ class BatchColorJitter(nn.Module):
         >>> import torch
         >>> jitter = BatchColorJitter(brightness=0.4)
         >>> images = torch.full((2, 3, 4, 4), 100.)
-        >>> out = jitter.apply(images, torch.tensor([[0.5, 1., 1.],
+        >>> out = jitter.jitter(images, torch.tensor([[0.5, 1., 1.],
         ...                                           [1.5, 1., 1.]]),
         ...                    torch.tensor([[0, 1, 2], [2, 1, 0]]))
         >>> out[:, 0, 0, 0]
@@ -61,10 +61,11 @@ class BatchColorJitter(nn.Module):
         factors = low + (high - low) * torch.rand(
             count, 3, generator=generator)
         order = torch.rand(count, 3, generator=generator).argsort(dim=1)
-        return self.apply(images, factors.to(images.device),
+        return self.jitter(images, factors.to(images.device),
                           order.to(images.device))
 
-    def apply(self, images: Tensor, factors: Tensor, order: Tensor) -> Tensor:
+    def jitter(self, images: Tensor, factors: Tensor,
+               order: Tensor) -> Tensor:
         """``images`` jittered by ``factors`` ([B, 3]: brightness, contrast,
         saturation) in ``order`` ([B, 3], a permutation of 0, 1, 2 per
         image); a factor of 1 leaves the image as it is."""
