@@ -161,6 +161,7 @@ def time_steps(rows: dict, batch: dict, repeats: int) -> dict:
     turns after two warm-up steps each."""
     first, times = {}, {name: [] for name in rows}
     for name, (model, wrapper) in rows.items():
+        torch.manual_seed(0)  # the same draws of a batch augmentation
         first[name] = model.train_step(batch, wrapper)['loss'].item()
         model.train_step(batch, wrapper)
     for _ in range(repeats):
