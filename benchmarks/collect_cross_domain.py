@@ -298,7 +298,11 @@ def metafile_entries(cells, out_dir: str, table1: str) -> dict:
                     f'adapter study (docs/mtl.md, its miniImageNet results): '
                     f'{warm}{budget} of training iterations (--time-budget '
                     '--fit-schedule --budget-clock cpu), the best of its '
-                    "validations; meta-test adapter the model's own",
+                    "validations; meta-test adapter the model's own"
+                    + ("; trained before session 12's channels-last and "
+                       'bfloat16 batch steps (docs/speed.md), with which '
+                       'the same budget fits more iterations'
+                       if model == 'protonet' else ''),
                     'Iterations': iters,
                     'Batch Size': batch,
                     'Training Time':
