@@ -39,8 +39,8 @@ class Conv4(BaseModule):
             flattened [B, C * H * W] either way.
         train_channels_last: also in training mode (outside the tasks'
             vmap, any device): for the plain batch steps of transfer
-            learning and ProtoNet, where channels-last training was 1.4x
-            (84x84) to 1.9x (32x32) faster in float32 and 1.5x under
+            learning and ProtoNet, where channels-last training was 1.3x
+            to 1.45x faster at 84x84 in float32 and 1.5x to 2.2x under
             bfloat16 autocast (``benchmarks/train_throughput.py``,
             docs/speed.md). Off for MAML-style steps (see above).
     """
