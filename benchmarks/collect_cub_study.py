@@ -168,8 +168,11 @@ def metafile_entries(cells, out_dir: str) -> dict:
                 f'species for {times["baseline-half"][1]} '
                 '(baseline_conv4_1xb128_cub-32px_5way-5shot.py, the recipe '
                 'of docs/cross_domain.md), ' if how else '; ')
-        name = (f'{osp.basename(config)}_{budget.split()[0]}'
-                f'{budget.split()[1]}-min' + ('_warm-start' if how else ''))
+        minutes, clock = float(budget.split()[0]), budget.split()[1]
+        if how:  # its Baseline's minutes and its own
+            minutes += float(times['baseline-half'][1].split()[0])
+        name = (f'{osp.basename(config)}_{minutes:g}{clock}-min' +
+                ('_warm-start' if how else ''))
         entries.setdefault(
             osp.join(ROOT, C, osp.dirname(config), 'metafile.yml'), []
         ).append({
@@ -186,7 +189,11 @@ def metafile_entries(cells, out_dir: str) -> dict:
                 f'{budget} of training iterations (--time-budget '
                 '--fit-schedule --budget-clock cpu)' + warm +
                 'the best of its validations on 100 episodes of the 28 val '
-                "species; meta-test adapter the model's own",
+                "species; meta-test adapter the model's own" +
+                ("; trained before session 12's channels-last and bfloat16 "
+                 'batch steps (docs/speed.md), with which the same budget '
+                 'fits more iterations'
+                 if collection in ('Baseline', 'ProtoNet') else ''),
                 'Iterations': iters,
                 'Batch Size': batch,
                 'Training Time':
