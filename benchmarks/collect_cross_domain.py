@@ -281,11 +281,12 @@ def metafile_entries(cells, out_dir: str, table1: str) -> dict:
             warm = ('from the backbone of the study\'s Baseline trained for '
                     f'{times["transfer-half"][1]}, then ' if model.endswith(
                         'warm') and 'transfer-half' in times else '')
+            minutes, clock = float(budget.split()[0]), budget.split()[1]
+            if warm:  # its Baseline's minutes and its own
+                minutes += float(times['transfer-half'][1].split()[0])
             entry = {
-                'Name': f'{osp.basename(config)}_'
-                f'{budget.split()[0]}{budget.split()[1]}-min'
-                + ('_warm-start' if model.endswith('warm') else '')
-                + '_cross-domain',
+                'Name': f'{osp.basename(config)}_{minutes:g}{clock}-min'
+                + ('_warm-start' if warm else '') + '_cross-domain',
                 'In Collection': collection,
                 'Config': f'configs/{config}.py',
                 'Metadata': {
