@@ -198,12 +198,15 @@ def main():
     if not bf16_native:
         print(f'{args.device} has no native bfloat16: float32 rows only\n')
     torch.set_num_threads(1)
-    data_rates, pipelines = {}, {}
+    data_rates, pipelines, measured = {}, {}, {}
     for name in args.models:
         cfg = load_config(name, args.data_root)
         dataset_cfg = base_dataset(cfg.train_dataloader.dataset)
         pipelines[name] = [t['type'] for t in dataset_cfg.pipeline]
-        rates = pipeline_rate(cfg, args.cache_images)
+        key = (dataset_cfg.type, repr(dataset_cfg.pipeline))
+        if key not in measured:  # models sharing a pipeline: timed once
+            measured[key] = pipeline_rate(cfg, args.cache_images)
+        rates = measured[key]
         configured = 'cached' if dataset_cfg.get('cache_images') else \
             'per item'
         data_rates[name] = (rates, configured)
