@@ -19,6 +19,12 @@
 #       trained then tested with their own adapter and with the cosine
 #       Centroid and the LinearProbe (L2 from adapters-val) on the same
 #       episodes: the embedding x adapter study (docs/mtl.md)
+#   OUT=work_dirs/mini_budget30 BUDGET=30 bash \
+#       benchmarks/mini_imagenet_table1.sh budget transfer maml  # the
+#       budget study (docs/mtl.md): each model named (transfer, maml,
+#       mtl-maml, mtl-maml-warm) trained, then its Table 1 with its own
+#       adapter and those in ADAPTERS ("centroid linear"); RES=84 for the
+#       84x84 arm. One stream: run two such commands side by side.
 #   python benchmarks/collect_table1.py work_dirs/mini_table1  # md/csv/png
 #   python benchmarks/collect_adapters.py work_dirs/mini_table1  # the
 #       embedding x adapter table
@@ -50,14 +56,27 @@ QUERIES=${QUERIES:-5}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 mkdir -p "$OUT"
 
-T=configs/transfer/baseline_conv4_1xb128_mini-imagenet-32px_5way-5shot.py
-TP=configs/transfer/baseline-plus_conv4_1xb128_mini-imagenet-32px_5way-5shot.py
-P=configs/protonet/protonet_conv4_1xb1_mini-imagenet-32px_5way-5shot.py
-R=configs/reptile/reptile_conv4_1xb5_mini-imagenet-32px_5way-5shot.py
-MR=configs/mtl/mtl-reptile_conv4_1xb5_mini-imagenet-32px_5way-5shot.py
-M=configs/maml/maml_conv4_1xb4_mini-imagenet-32px_5way-5shot.py
-MM=configs/mtl/mtl-maml_conv4_1xb4_mini-imagenet-32px_5way-5shot.py
-SS=configs/mtl-ss/mtl-ss_conv4_1xb2_mini-imagenet-32px_5way-5shot.py
+# RES=84: the published resolution, Conv4-64 (the 84x84 configs; only the
+# models of the budget mode have one)
+RES=${RES:-32}
+case "$RES" in
+32)
+    T=configs/transfer/baseline_conv4_1xb128_mini-imagenet-32px_5way-5shot.py
+    TP=configs/transfer/baseline-plus_conv4_1xb128_mini-imagenet-32px_5way-5shot.py
+    P=configs/protonet/protonet_conv4_1xb1_mini-imagenet-32px_5way-5shot.py
+    R=configs/reptile/reptile_conv4_1xb5_mini-imagenet-32px_5way-5shot.py
+    MR=configs/mtl/mtl-reptile_conv4_1xb5_mini-imagenet-32px_5way-5shot.py
+    M=configs/maml/maml_conv4_1xb4_mini-imagenet-32px_5way-5shot.py
+    MM=configs/mtl/mtl-maml_conv4_1xb4_mini-imagenet-32px_5way-5shot.py
+    SS=configs/mtl-ss/mtl-ss_conv4_1xb2_mini-imagenet-32px_5way-5shot.py
+    ;;
+84)
+    T=configs/transfer/baseline_conv4_1xb128_mini-imagenet_5way-5shot.py
+    M=configs/maml/maml_conv4_1xb4_mini-imagenet_5way-5shot.py
+    MM=configs/mtl/mtl-maml_conv4_1xb4_mini-imagenet_5way-5shot.py
+    ;;
+*) echo "RES=$RES: 32 or 84" >&2; exit 2 ;;
+esac
 # the paper's "regular SGD" head for the Baseline (Chen et al.'s test head):
 # a zero-initialised linear head fine-tuned on the frozen support features
 LINEAR=(model.adapter.head._delete_=True model.adapter.head.type=LinearHead
@@ -276,7 +295,28 @@ adapters_val() {  # adapters_val TRAINED CONFIG: LinearProbe L2 on val
     done
 }
 
+budget_model() {  # budget_model NAME: train it, then its Table 1 with
+    # its own adapter and (ADAPTERS) the others on the same episodes
+    local name=$1 config adapter
+    case "$name" in
+    transfer) config=$T; train transfer "$T" ;;
+    maml) config=$M; train maml "$M" ;;
+    mtl-maml) config=$MM; train mtl-maml "$MM" ;;
+    mtl-maml-warm) config=$MM; train_warm ;;
+    *) echo "budget: unknown model $name" >&2; exit 2 ;;
+    esac
+    table1 "$name" "$name" "$config"
+    for adapter in $ADAPTERS; do
+        case "$adapter" in
+        linear) adapter_table1 "$name" "$config" linear "l2=$L2" ;;
+        *) adapter_table1 "$name" "$config" "$adapter" ;;
+        esac
+    done
+}
+ADAPTERS=${ADAPTERS:-centroid linear}
+
 case "${1:-all}" in
+budget) shift; for model in "$@"; do budget_model "$model"; done ;;
 train) streams train_a train_b ;;
 variants) streams variants_a variants_b ;;
 val) streams val_a val_b ;;
@@ -294,5 +334,5 @@ all)
     streams standard_a standard_b
     streams test_a test_b
     ;;
-*) echo "usage: $0 [train|variants|val|test|standard|table1|table1-train|table1-test|adapters-val|adapters|all]" >&2; exit 2 ;;
+*) echo "usage: $0 [train|variants|val|test|standard|table1|table1-train|table1-test|adapters-val|adapters|budget MODEL...|all]" >&2; exit 2 ;;
 esac
