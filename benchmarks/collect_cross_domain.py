@@ -7,9 +7,10 @@ models on CUB and Flowers-102 classes) into cross_domain.md / .csv / .png:
   to the runner-up over the shared episodes;
 - every adapter's paired difference to the model's own adapter.
 
-Pairs are formed only within a domain and a cell, where the two rows were
-meta-tested on the same episodes (seed, queries, episodes and split agree,
-``mmmtl.utils.paired_comparison``) and hold per-episode accuracies.
+Pairs are formed only within a domain and a cell, over the episodes the two
+rows share (seed, queries and split agree: the first min(E1, E2) episodes,
+``mmmtl.utils.paired_comparison.paired_rows``), from their per-episode
+accuracies.
 
     python benchmarks/collect_cross_domain.py work_dirs/cross_domain \
         [--metafiles work_dirs/mini_table1]
@@ -32,8 +33,7 @@ import sys
 
 import yaml
 
-from mmmtl.utils.paired_comparison import (SAME_EPISODE_FIELDS,
-                                           paired_difference)
+from mmmtl.utils.paired_comparison import paired_rows
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from metafile_entries import result, train_times, write_entries  # noqa
@@ -106,16 +106,11 @@ def collect(out_dir: str) -> dict:
 
 
 def paired(row, other):
-    """(mean, 95% CI) of the per-episode differences row - other, or None
-    where the two were not meta-tested on the same episodes or lack
-    per-episode accuracies."""
-    if any(row.get(f) != other.get(f) for f in SAME_EPISODE_FIELDS):
-        return None
-    a, b = row.get('episode_accuracies'), other.get('episode_accuracies')
-    if not a or not b or len(a) != len(b):
-        return None
-    d = paired_difference(a, b)
-    return d['paired_diff_mean'], d['paired_diff_ci95']
+    """(mean, 95% CI) of the per-episode differences row - other over the
+    episodes both were meta-tested on, or None where they share none
+    (``mmmtl.utils.paired_comparison.paired_rows``)."""
+    found = paired_rows(row, other)
+    return found[:2] if found else None
 
 
 def cell_text(row) -> str:

@@ -17,7 +17,7 @@ import json
 import os.path as osp
 import sys
 
-from mmmtl.utils.paired_comparison import paired_difference
+from mmmtl.utils.paired_comparison import paired_rows
 
 # folder name -> column title
 METHODS = {
@@ -81,21 +81,12 @@ VARIANTS = {
 }
 
 
-def episode_accuracies(row):
-    """The row's per-episode accuracies (a list), or None where the results
-    file has none."""
-    return row.get('episode_accuracies')
-
-
 def paired(row, other):
-    """Mean paired difference row - other over the shared episodes and its
-    95% CI (``mmmtl.utils.paired_comparison``), or None without per-episode
-    accuracies or when the episodes differ in number."""
-    a, b = episode_accuracies(row), episode_accuracies(other)
-    if not a or not b or len(a) != len(b):
-        return None
-    difference = paired_difference(a, b)
-    return difference['paired_diff_mean'], difference['paired_diff_ci95']
+    """Mean paired difference row - other over the episodes both were
+    meta-tested on, and its 95% CI (``mmmtl.utils.paired_comparison.
+    paired_rows``), or None where they share none."""
+    found = paired_rows(row, other)
+    return found[:2] if found else None
 
 
 def collect(out_dir: str, methods=METHODS) -> dict:

@@ -119,6 +119,32 @@ def test_pairing_refuses_other_episodes(tmp_path):
         pairable_cells([cell], path)
 
 
+def test_paired_rows_over_the_shared_episodes():
+    """A 2-episode run pairs with the first 2 episodes of a 3-episode one
+    (episodes are keyed by (seed, index)); other seeds, queries or splits
+    are not paired."""
+    import numpy as np
+
+    from mmmtl.datasets.episodes import sample_episode
+    from mmmtl.utils.paired_comparison import paired_rows
+    pools = [np.arange(10 * c, 10 * c + 10) for c in range(6)]
+    short = [sample_episode(pools, 3, 1, 2, 0, i) for i in range(2)]
+    long = [sample_episode(pools, 3, 1, 2, 0, i) for i in range(3)]
+    for a, b in zip(short, long):  # the premise: the same first episodes
+        assert np.array_equal(a.support, b.support)
+        assert np.array_equal(a.query, b.query)
+    row = dict(num_ways=5, num_shots=1, num_queries=15, num_episodes=3,
+               seed=0, split='test', episode_accuracies=[80.0, 60.0, 0.0])
+    other = dict(row, num_episodes=2, episode_accuracies=[70.0, 70.0])
+    # differences +10, -10 (the third episode left out): mean 0, std 10
+    assert paired_rows(row, other) == (0.0, pytest.approx(1.96 * 10 / 2**.5),
+                                       2)
+    assert paired_rows(other, row)[2] == 2
+    for field, value in (('seed', 1), ('num_queries', 5), ('split', 'val'),
+                         ('num_shots', 5), ('episode_accuracies', None)):
+        assert paired_rows(row, dict(other, **{field: value})) is None
+
+
 ALLOCATOR_PROBE = '''
 import ctypes
 import ctypes.util

@@ -1,7 +1,7 @@
 """Paired comparison of two meta-tests on the same episodes: the per-episode
 accuracy differences, their mean and 95% CI."""
 import json
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -82,3 +82,28 @@ def pairable_cells(cells: List[dict], path: str) -> Dict[Tuple[int, int],
             f'{sorted(others)}, here: '
             f"{[(c['num_ways'], c['num_shots']) for c in cells]})")
     return shared
+
+
+def paired_rows(row: dict,
+                other: dict) -> Optional[Tuple[float, float, int]]:
+    """(mean, 95% CI, episodes) of the per-episode differences ``row -
+    other`` of two result rows (``meta_test_*.json``) over the episodes both
+    were meta-tested on, or None where they share none or lack per-episode
+    accuracies.
+
+    Episodes are drawn by (seed, index) alone (:func:`mmmtl.datasets.
+    episodes.sample_episode`), so two meta-tests of a cell with the same
+    seed, queries and split share their first ``min(E1, E2)`` episodes: a
+    300-episode run pairs with the first 300 of a 600-episode one.
+    """
+    fields = ('num_ways', 'num_shots') + tuple(
+        f for f in SAME_EPISODE_FIELDS if f != 'num_episodes')
+    if any(row.get(f) != other.get(f) for f in fields):
+        return None
+    a, b = row.get('episode_accuracies'), other.get('episode_accuracies')
+    if not a or not b:
+        return None
+    shared = min(len(a), len(b))
+    difference = paired_difference(a[:shared], b[:shared])
+    return (difference['paired_diff_mean'], difference['paired_diff_ci95'],
+            shared)
