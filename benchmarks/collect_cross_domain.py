@@ -36,7 +36,8 @@ import yaml
 from mmmtl.utils.paired_comparison import paired_rows
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from metafile_entries import result, train_times, write_entries  # noqa
+from metafile_entries import (entry_name, result, train_times,  # noqa
+                              write_entries)
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -276,12 +277,10 @@ def metafile_entries(cells, out_dir: str, table1: str) -> dict:
             warm = ('from the backbone of the study\'s Baseline trained for '
                     f'{times["transfer-half"][1]}, then ' if model.endswith(
                         'warm') and 'transfer-half' in times else '')
-            minutes, clock = float(budget.split()[0]), budget.split()[1]
-            if warm:  # its Baseline's minutes and its own
-                minutes += float(times['transfer-half'][1].split()[0])
             entry = {
-                'Name': f'{osp.basename(config)}_{minutes:g}{clock}-min'
-                + ('_warm-start' if warm else '') + '_cross-domain',
+                'Name': entry_name(config, times, model,
+                                   'transfer-half' if warm else None)
+                + '_cross-domain',
                 'In Collection': collection,
                 'Config': f'configs/{config}.py',
                 'Metadata': {

@@ -21,8 +21,8 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from collect_cross_domain import cell_text, diff_text, paired  # noqa: E402
-from metafile_entries import (result, train_times,  # noqa: E402
-                              write_entries)
+from metafile_entries import (entry_name, result,  # noqa: E402
+                              train_times, write_entries)
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -168,11 +168,8 @@ def metafile_entries(cells, out_dir: str) -> dict:
                 f'species for {times["baseline-half"][1]} '
                 '(baseline_conv4_1xb128_cub-32px_5way-5shot.py, the recipe '
                 'of docs/cross_domain.md), ' if how else '; ')
-        minutes, clock = float(budget.split()[0]), budget.split()[1]
-        if how:  # its Baseline's minutes and its own
-            minutes += float(times['baseline-half'][1].split()[0])
-        name = (f'{osp.basename(config)}_{minutes:g}{clock}-min' +
-                ('_warm-start' if how else ''))
+        name = entry_name(config, times, run,
+                          'baseline-half' if how else None)
         entries.setdefault(
             osp.join(ROOT, C, osp.dirname(config), 'metafile.yml'), []
         ).append({

@@ -9,7 +9,7 @@ Used by benchmarks/collect_cub_study.py and collect_cross_domain.py
 """
 import os.path as osp
 import re
-from typing import Dict, Iterable, List
+from typing import Dict, Iterable, List, Optional, Tuple
 
 import yaml
 
@@ -76,6 +76,29 @@ def train_times(out_dir: str) -> dict:
                 iters = int(stopped) if stopped.isdigit() else int(fit)
                 times[run] = (iters, budget, int(wall))
     return times
+
+
+def run_minutes(times: dict,
+                run: str,
+                warm_from: Optional[str] = None) -> Tuple[float, str]:
+    """(minutes, clock) of a study run in ``train_times`` form: its own
+    budget plus that of the run it was warm-started from."""
+    minutes, clock = times[run][1].split()[:2]
+    if warm_from:
+        minutes = float(minutes) + float(times[warm_from][1].split()[0])
+    return float(minutes), clock
+
+
+def entry_name(config: str,
+               times: dict,
+               run: str,
+               warm_from: Optional[str] = None) -> str:
+    """A trained run's model-zoo name, ``<config>_<minutes><clock>-min``
+    (``_warm-start`` added for a warm start; its Baseline's minutes
+    counted)."""
+    minutes, clock = run_minutes(times, run, warm_from)
+    return (f'{osp.basename(config).rsplit(".py", 1)[0]}_{minutes:g}{clock}'
+            '-min' + ('_warm-start' if warm_from else ''))
 
 
 def _blocks(lines: List[str], path: str) -> Dict[str, range]:
