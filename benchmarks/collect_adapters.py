@@ -14,7 +14,7 @@ import csv
 import os.path as osp
 import sys
 
-from collect_table1 import collect, paired
+from collect_table1 import collect, paired, write_report
 
 # folder -> title (the embeddings)
 EMBEDDINGS = {
@@ -168,13 +168,9 @@ def main():
     if not cells:
         sys.exit(f'no meta_test_*.json under {out_dir}/<model>[@adapter]/')
     table = markdown(cells)
-    base = osp.join(out_dir, 'adapters')
-    with open(base + '.md', 'w') as f:
-        f.write(table + '\n')
-    write_csv(cells, base + '.csv')
-    plot(cells, base + '.png')
-    print(table)
-    print(f'written: {base}.md, {base}.csv, {base}.png')
+    written = write_report(osp.join(out_dir, 'adapters'), table, cells,
+                           write_csv, plot)
+    print(f'written: {", ".join(written)}')
 
 
 if __name__ == '__main__':

@@ -31,6 +31,7 @@ import sys
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from collect_adapters import ADAPTERS, gather  # noqa: E402
 from collect_cross_domain import cell_text, diff_text, paired  # noqa: E402
+from collect_table1 import write_report  # noqa: E402
 from metafile_entries import (entry_name, result, run_minutes,  # noqa: E402
                               train_times, write_entries)
 
@@ -343,14 +344,9 @@ def main():
         raise SystemExit('no meta_test_*.json under DIR/<model>[@adapter]/ '
                          f'of any run (models {list(MODELS)})')
     os.makedirs(args.out, exist_ok=True)
-    base = osp.join(args.out, 'budget')
-    table = markdown(cells, args.runs)
-    with open(base + '.md', 'w') as f:
-        f.write(table + '\n')
-    write_csv(cells, base + '.csv')
-    plot(cells, base + '.png')
-    print(table)
-    print(f'written: {base}.md, {base}.csv, {base}.png')
+    written = write_report(osp.join(args.out, 'budget'),
+                           markdown(cells, args.runs), cells, write_csv, plot)
+    print(f'written: {", ".join(written)}')
     if args.metafiles:
         collector = ('python benchmarks/collect_budget.py ' + ' '.join(
             f'{label}={out_dir}' for label, out_dir in args.runs) +

@@ -36,6 +36,7 @@ import yaml
 from mmmtl.utils.paired_comparison import paired_rows
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from collect_table1 import write_report  # noqa: E402
 from metafile_entries import (entry_name, result, train_times,  # noqa
                               write_entries)
 
@@ -338,14 +339,9 @@ def main():
         raise SystemExit(f'no meta_test_*.json under {out_dir}/<domain>/<adapter>/'
                  f'<model>/ (domains {list(DOMAINS)}, adapters '
                  f'{list(ADAPTERS)}, models {list(MODELS)})')
-    base = osp.join(out_dir, 'cross_domain')
-    table = markdown(cells)
-    with open(base + '.md', 'w') as f:
-        f.write(table + '\n')
-    write_csv(cells, base + '.csv')
-    plot(cells, base + '.png')
-    print(table)
-    print(f'written: {base}.md, {base}.csv, {base}.png')
+    written = write_report(osp.join(out_dir, 'cross_domain'),
+                           markdown(cells), cells, write_csv, plot)
+    print(f'written: {", ".join(written)}')
     if args.metafiles:
         for path, entries in metafile_entries(cells, out_dir,
                                               args.metafiles).items():

@@ -21,6 +21,7 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from collect_cross_domain import cell_text, diff_text, paired  # noqa: E402
+from collect_table1 import write_report  # noqa: E402
 from metafile_entries import (entry_name, result,  # noqa: E402
                               train_times, write_entries)
 
@@ -217,18 +218,13 @@ def main():
     if not cells:
         raise SystemExit(f'no meta_test_*.json under {out_dir}/test/<model>/ '
                          f'(models {list(MODELS)})')
-    base = osp.join(out_dir, 'cub_study')
-    table = markdown(cells)
-    with open(base + '.md', 'w') as f:
-        f.write(table + '\n')
-    write_csv(cells, base + '.csv')
-    plot(cells, base + '.png')
-    print(table)
+    written = write_report(osp.join(out_dir, 'cub_study'), markdown(cells),
+                           cells, write_csv, plot)
     times = osp.join(out_dir, 'train_times.txt')
     if osp.isfile(times):
         with open(times) as f:
             print('\n' + f.read())
-    print(f'written: {base}.md, {base}.csv, {base}.png')
+    print(f'written: {", ".join(written)}')
     if args.metafiles:
         for path, entries in metafile_entries(cells, out_dir).items():
             names = write_entries(path, entries)

@@ -102,6 +102,18 @@ def collect(out_dir: str, methods=METHODS) -> dict:
     return cells
 
 
+def write_report(base: str, table: str, cells, write_csv, plot) -> list:
+    """A collector's BASE.md (the markdown ``table``), .csv and .png (by
+    its ``write_csv`` / ``plot`` of ``cells``); prints the table and
+    returns the paths."""
+    with open(base + '.md', 'w') as f:
+        f.write(table + '\n')
+    write_csv(cells, base + '.csv')
+    plot(cells, base + '.png')
+    print(table)
+    return [base + '.md', base + '.csv', base + '.png']
+
+
 def cell_text(row) -> str:
     return (f"{row['accuracy_mean']:.2f} +- {row['accuracy_ci95']:.2f}"
             if row else '-')
@@ -281,13 +293,8 @@ def main():
     written = []
     if cells:
         table = markdown(cells)
-        base = osp.join(out_dir, 'table1')
-        with open(base + '.md', 'w') as f:
-            f.write(table + '\n')
-        write_csv(cells, base + '.csv')
-        plot(cells, base + '.png')
-        print(table)
-        written += [base + '.md', base + '.csv', base + '.png']
+        written += write_report(osp.join(out_dir, 'table1'), table, cells,
+                                write_csv, plot)
     if standard:
         table = standard_markdown(standard)
         base = osp.join(out_dir, 'standard')
