@@ -11,8 +11,8 @@ with their own adapter and others, into budget.md / .csv / .png:
   differences that decide it (MTL-MAML and its warm start against MAML and
   Transfer, Transfer against MAML).
 
-    python benchmarks/collect_budget.py 10=work_dirs/mini_budget10 \\
-        30=work_dirs/mini_budget30 [84px-30=work_dirs/mini_84px] \\
+    python benchmarks/collect_budget.py 10min=work_dirs/mini_budget10 \\
+        30min=work_dirs/mini_budget30 [84px-30min=work_dirs/mini_84px] \\
         [--out work_dirs/budget] [--metafiles]
 
 Each ``LABEL=DIR`` is a run of the study (``mini_imagenet_table1.sh``'s
@@ -323,7 +323,7 @@ def parse_run(text: str):
     label, sep, out_dir = text.partition('=')
     if not sep or not label or not out_dir:
         raise argparse.ArgumentTypeError(
-            f'{text!r}: a run is LABEL=DIR (e.g. 30=work_dirs/mini_budget30)')
+            f'{text!r}: a run is LABEL=DIR (e.g. 30min=work_dirs/mini_budget30)')
     if not osp.isdir(out_dir):
         raise argparse.ArgumentTypeError(f'{text!r}: {out_dir} is not a '
                                          'directory')
