@@ -30,8 +30,9 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from collect_adapters import ADAPTERS, gather  # noqa: E402
-from collect_cross_domain import cell_text, diff_text, paired  # noqa: E402
+from collect_cross_domain import cell_text  # noqa: E402
 from collect_table1 import write_report  # noqa: E402
+from mmmtl.utils.paired_comparison import paired_rows  # noqa: E402
 from metafile_entries import (entry_name, result, run_minutes,  # noqa: E402
                               train_times, write_entries)
 
@@ -104,14 +105,12 @@ def accuracy_markdown(cells, adapter) -> str:
 def difference(a, b) -> str:
     """The paired difference a - b ('+d +- ci', * where the CI excludes 0,
     the episodes paired where fewer than a's), or '-'."""
-    if not a or not b:
-        return '-'
-    found = paired(a, b)
+    found = paired_rows(a, b) if a and b else None
     if found is None:
         return '-'
-    text = diff_text(found) + ('*' if abs(found[0]) > found[1] else '')
-    shared = min(len(a['episode_accuracies']), len(b['episode_accuracies']))
-    return text + (f' ({shared} ep.)' if shared < a['num_episodes'] else '')
+    mean, ci, shared = found
+    return (f"{mean:+.2f} +- {ci:.2f}{'*' if abs(mean) > ci else ''}" +
+            (f' ({shared} ep.)' if shared < a['num_episodes'] else ''))
 
 
 def gain_markdown(cells, adapter) -> str:
